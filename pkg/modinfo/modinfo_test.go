@@ -56,7 +56,7 @@ func TestReadFileFixtures(t *testing.T) {
 		}},
 		{"snd-mpu401.ko", &Info{
 			Name: "snd_mpu401", Depends: []string{"snd", "snd_mpu401_uart"},
-			Aliases:  []string{"acpi*:PNPB006:*", "pnp:dPNPb006*"},
+			Aliases: []string{"acpi*:PNPB006:*", "pnp:dPNPb006*"},
 			// Section order, which is the reverse of the source's module_param order.
 			Params:   []string{"uart_enter", "irq", "port", "pnp", "enable", "id", "index"},
 			Vermagic: vermagic61, License: "GPL", Description: "MPU-401 UART",
