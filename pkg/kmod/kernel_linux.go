@@ -1,0 +1,39 @@
+package kmod
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// LinuxKernel makes the real system calls.
+type LinuxKernel struct{}
+
+// FinitModule calls finit_module(2).
+func (LinuxKernel) FinitModule(fd int, params string, flags int) error {
+	return unix.FinitModule(fd, params, flags)
+}
+
+// InitModule calls init_module(2).
+func (LinuxKernel) InitModule(image []byte, params string) error {
+	return unix.InitModule(image, params)
+}
+
+// DeleteModule calls delete_module(2).
+func (LinuxKernel) DeleteModule(name string, flags int) error {
+	return unix.DeleteModule(name, flags)
+}
+
+// defaultKernel returns the running kernel.
+func defaultKernel() Kernel { return LinuxKernel{} }
+
+// unloadFlags are the delete_module flags modprobe -r uses: fail instead of waiting while the
+// module is in use.
+const unloadFlags = unix.O_NONBLOCK
+
+// uname returns the running kernel's release.
+func uname() (string, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Release[:]), nil
+}

@@ -1,0 +1,20 @@
+//go:build !linux
+
+package kmod
+
+import (
+	"errors"
+	"syscall"
+)
+
+var errNotLinux = errors.New("kernel modules exist only on Linux")
+
+type otherKernel struct{}
+
+func (otherKernel) FinitModule(int, string, int) error { return errNotLinux }
+func (otherKernel) InitModule([]byte, string) error    { return errNotLinux }
+func (otherKernel) DeleteModule(string, int) error     { return errNotLinux }
+func defaultKernel() Kernel                            { return otherKernel{} }
+func uname() (string, error)                           { return "", errNotLinux }
+
+const unloadFlags = syscall.O_NONBLOCK
