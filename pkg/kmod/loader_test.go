@@ -418,7 +418,9 @@ func TestBlacklist(t *testing.T) {
 	}{
 		{"explicit name loads", func(l *kmod.Loader) ([]kmod.Result, error) { return l.Load(context.Background(), "pcspkr", "") }, false, kmod.StateLoaded},
 		{"explicit name with -b", func(l *kmod.Loader) ([]kmod.Result, error) { return l.Load(context.Background(), "pcspkr", "") }, true, kmod.StateBlacklisted},
-		{"index alias", func(l *kmod.Loader) ([]kmod.Result, error) { return l.Load(context.Background(), "platform:pcspkr", "") }, false, kmod.StateBlacklisted},
+		{"index alias", func(l *kmod.Loader) ([]kmod.Result, error) {
+			return l.Load(context.Background(), "platform:pcspkr", "")
+		}, false, kmod.StateBlacklisted},
 		{"LoadAlias", func(l *kmod.Loader) ([]kmod.Result, error) {
 			return l.LoadAlias(context.Background(), "pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00")
 		}, false, kmod.StateBlacklisted},
