@@ -116,8 +116,8 @@ func (k *kinit) boot() error {
 // setup runs once per boot: pseudo filesystems, modprobe path, command line, coldplug,
 // network.
 func (k *kinit) setup() {
-	logf(k.out, "kmodboot init starting at %s since boot", uptime())
 	mountPseudo(k.out)
+	logf(k.out, "kmodboot init starting at %s since boot", uptime())
 	if err := os.WriteFile("/proc/sys/kernel/modprobe", []byte(modprobePath+"\n"), 0o644); err != nil {
 		logf(k.out, "cannot point the kernel at %s: %v (request_module will use the built-in path)", modprobePath, err)
 	}

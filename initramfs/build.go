@@ -1,0 +1,359 @@
+package initramfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/u-root/gobusybox/src/pkg/golang"
+	"github.com/u-root/mkuimage/uimage"
+	"github.com/u-root/uio/llog"
+)
+
+// KmodbootCommands are kmodboot's commands that go into every image, as directories under
+// cmds/. A command whose directory has no Go files yet is skipped with a warning, so the image
+// builds while the tree grows.
+var KmodbootCommands = []string{"kinit", "modload", "coldplug", "modmatch"}
+
+// CoreCommands are the u-root commands in the default image: enough to look around, load and
+// inspect modules, configure the network and power off from the rescue shell.
+var CoreCommands = []string{
+	"cat", "cp", "df", "dhclient", "dmesg", "echo", "find", "free", "grep", "gosh",
+	"head", "hexdump", "ip", "kill", "ln", "ls", "lsdrivers", "lsmod", "mkdir", "mknod",
+	"mount", "mv", "ping", "poweroff", "ps", "pwd", "readlink", "rm", "shutdown", "sleep",
+	"sync", "tail", "umount", "uname", "wc",
+}
+
+// CorePackage is the import path prefix of CoreCommands.
+const CorePackage = "github.com/u-root/u-root/cmds/core/"
+
+// DefaultClasses is the module subset of the default image.
+var DefaultClasses = []string{"nic", "storage", "fs"}
+
+// Options describe one image.
+type Options struct {
+	// RepoRoot is the kmodboot module root (where go.mod is); the build runs there.
+	RepoRoot string
+	// KernelDir is the unpacked kernel package (scripts/fetch-kernel.sh's output): it holds
+	// lib/modules/<Release>.
+	KernelDir string
+	// Release is the kernel release, e.g. 6.1.0-27-amd64. Empty means the only release under
+	// KernelDir/lib/modules.
+	Release string
+	// Classes selects the module subset (mkmeta -class). Nil means DefaultClasses.
+	Classes []string
+	// Modules adds modules by name to the subset (mkmeta -name), e.g. for a test.
+	Modules []string
+	// Exclude removes modules by name from the subset (mkmeta -exclude), e.g. to prove that a
+	// missing driver is reported.
+	Exclude []string
+	// NoModules builds an image without any module (for plumbing tests before mkmeta).
+	NoModules bool
+	// Mkmeta is the mkmeta binary; empty means build ./cmds/mkmeta into TempDir.
+	Mkmeta string
+	// Commands are the Go packages in the busybox. Nil means the CoreCommands and the
+	// KmodbootCommands that exist.
+	Commands []string
+	// ExtraFiles are added as "hostpath:imagepath" (as uimage.WithFiles).
+	ExtraFiles []string
+	// Compression is "zstd" (default), "xz" or "none".
+	Compression string
+	// Output is the image file to write.
+	Output string
+	// TempDir holds intermediate files; empty means a fresh directory that is removed.
+	TempDir string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Result describes a built image.
+type Result struct {
+	Output       string
+	Release      string
+	CPIOBytes    int64 // uncompressed archive
+	Bytes        int64 // the image as written
+	BusyboxBytes int64 // bbin/bb
+	Modules      int   // module files staged
+	ModuleBytes  int64 // their size on disk (as stored in the tree: .ko or .ko.xz)
+	Commands     []string
+	Elapsed      time.Duration
+}
+
+// String summarises r in one line.
+func (r *Result) String() string {
+	return fmt.Sprintf("%s: %s compressed (%s cpio; busybox %s with %d commands; %d modules, %s) for %s in %.1fs",
+		r.Output, mib(r.Bytes), mib(r.CPIOBytes), mib(r.BusyboxBytes), len(r.Commands), r.Modules,
+		mib(r.ModuleBytes), r.Release, r.Elapsed.Seconds())
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
+
+// Build builds the image o describes.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	start := time.Now()
+	logw := o.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	if o.Output == "" {
+		return nil, errors.New("initramfs: no output file given")
+	}
+	if o.RepoRoot == "" {
+		return nil, errors.New("initramfs: no repository root given (the directory with kmodboot's go.mod)")
+	}
+	release, err := resolveRelease(o)
+	if err != nil {
+		return nil, err
+	}
+	tmp := o.TempDir
+	if tmp == "" {
+		tmp, err = os.MkdirTemp("", "kmodboot-initramfs-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+	}
+	res := &Result{Output: o.Output, Release: release}
+
+	files := append([]string(nil), o.ExtraFiles...)
+	if !o.NoModules {
+		stage := filepath.Join(tmp, "stage")
+		if err := stageModules(ctx, o, release, stage, tmp, logw); err != nil {
+			return nil, err
+		}
+		res.Modules, res.ModuleBytes, err = countModules(filepath.Join(stage, "lib", "modules", release))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, filepath.Join(stage, "lib")+":lib")
+	}
+
+	cmds := o.Commands
+	if cmds == nil {
+		cmds = defaultCommands(o.RepoRoot, logw)
+	}
+	res.Commands = cmds
+	has := func(name string) bool {
+		for _, c := range cmds {
+			if filepath.Base(c) == name {
+				return true
+			}
+		}
+		return false
+	}
+	cpioPath := filepath.Join(tmp, "initramfs.cpio")
+	buildTmp := filepath.Join(tmp, "uimage")
+	if err := os.MkdirAll(buildTmp, 0o755); err != nil {
+		return nil, err
+	}
+	mods := []uimage.Modifier{
+		// goshsmall: the rescue shell reads plain lines; gosh's full-screen editor queries
+		// the terminal, which a serial console never answers.
+		uimage.WithEnv(golang.DisableCGO(), golang.WithGOOS("linux"), golang.WithGOARCH("amd64"),
+			golang.WithWorkingDir(o.RepoRoot), golang.WithBuildTag("goshsmall")),
+		uimage.WithBaseArchive(uimage.DefaultRamfs()),
+		uimage.WithBusyboxCommands(cmds...),
+		uimage.WithFiles(files...),
+		uimage.WithSkipLDD(),
+		uimage.WithTempDir(buildTmp),
+		uimage.WithCPIOOutput(cpioPath),
+	}
+	if has("kinit") {
+		mods = append(mods, uimage.WithInit("kinit"))
+	}
+	if has("gosh") {
+		mods = append(mods, uimage.WithShell("gosh"))
+	}
+	if has("modload") {
+		mods = append(mods, uimage.WithSymlink("sbin/modprobe", "modload"))
+	}
+	fmt.Fprintf(logw, "initramfs: building busybox with %d commands (this takes a while)\n", len(cmds))
+	l := llog.New(slog.LevelWarn, llog.WritePrintf(logw))
+	if err := uimage.Create(l, mods...); err != nil {
+		return nil, fmt.Errorf("initramfs: build the u-root image: %w", err)
+	}
+	res.BusyboxBytes = busyboxSize(buildTmp)
+	fi, err := os.Stat(cpioPath)
+	if err != nil {
+		return nil, fmt.Errorf("initramfs: the u-root build wrote no archive: %w", err)
+	}
+	res.CPIOBytes = fi.Size()
+	if err := compress(ctx, o.Compression, cpioPath, o.Output); err != nil {
+		return nil, err
+	}
+	if fi, err = os.Stat(o.Output); err != nil {
+		return nil, err
+	}
+	res.Bytes = fi.Size()
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// resolveRelease finds the kernel release under KernelDir/lib/modules.
+func resolveRelease(o Options) (string, error) {
+	if o.NoModules && o.Release != "" {
+		return o.Release, nil
+	}
+	if o.KernelDir == "" {
+		if o.NoModules {
+			return "none", nil
+		}
+		return "", errors.New("initramfs: no kernel directory given (run scripts/fetch-kernel.sh 6.1)")
+	}
+	modDir := filepath.Join(o.KernelDir, "lib", "modules")
+	if o.Release != "" {
+		if _, err := os.Stat(filepath.Join(modDir, o.Release)); err != nil {
+			return "", fmt.Errorf("initramfs: kernel release %s: %w", o.Release, err)
+		}
+		return o.Release, nil
+	}
+	ents, err := os.ReadDir(modDir)
+	if err != nil {
+		return "", fmt.Errorf("initramfs: kernel directory %s has no lib/modules: %w", o.KernelDir, err)
+	}
+	var rels []string
+	for _, e := range ents {
+		if e.IsDir() {
+			rels = append(rels, e.Name())
+		}
+	}
+	if len(rels) != 1 {
+		return "", fmt.Errorf("initramfs: %s holds %d releases (%s); name one", modDir, len(rels), strings.Join(rels, ", "))
+	}
+	return rels[0], nil
+}
+
+// defaultCommands lists CoreCommands and the KmodbootCommands present under RepoRoot/cmds.
+func defaultCommands(repo string, logw io.Writer) []string {
+	var cmds []string
+	for _, c := range CoreCommands {
+		cmds = append(cmds, CorePackage+c)
+	}
+	for _, c := range KmodbootCommands {
+		dir := filepath.Join(repo, "cmds", c)
+		if m, _ := filepath.Glob(filepath.Join(dir, "*.go")); len(m) == 0 {
+			fmt.Fprintf(logw, "initramfs: warning: cmds/%s does not exist yet; the image is built without it\n", c)
+			continue
+		}
+		cmds = append(cmds, "./cmds/"+c)
+	}
+	return cmds
+}
+
+// stageModules runs mkmeta to copy the subset and write meta.pb under stage.
+func stageModules(ctx context.Context, o Options, release, stage, tmp string, logw io.Writer) error {
+	mk := o.Mkmeta
+	if mk == "" {
+		if m, _ := filepath.Glob(filepath.Join(o.RepoRoot, "cmds", "mkmeta", "*.go")); len(m) == 0 {
+			return errors.New("initramfs: cmds/mkmeta does not exist yet, so no module subset can be staged; build with NoModules (-no-modules)")
+		}
+		mk = filepath.Join(tmp, "mkmeta")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", mk, "./cmds/mkmeta")
+		cmd.Dir, cmd.Stdout, cmd.Stderr = o.RepoRoot, logw, logw
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("initramfs: build cmds/mkmeta: %w", err)
+		}
+	}
+	classes := o.Classes
+	if classes == nil {
+		classes = DefaultClasses
+	}
+	args := []string{"-root", o.KernelDir, "-r", release, "-stage", stage}
+	if len(classes) > 0 {
+		args = append(args, "-class", strings.Join(classes, ","))
+	}
+	if len(o.Modules) > 0 {
+		args = append(args, "-name", strings.Join(o.Modules, ","))
+	}
+	if len(o.Exclude) > 0 {
+		args = append(args, "-exclude", strings.Join(o.Exclude, ","))
+	}
+	fmt.Fprintf(logw, "initramfs: %s %s\n", mk, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, mk, args...)
+	cmd.Stdout, cmd.Stderr = logw, logw
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("initramfs: stage modules with mkmeta %s: %w", strings.Join(args, " "), err)
+	}
+	if _, err := os.Stat(filepath.Join(stage, "lib", "modules", release, "meta.pb")); err != nil {
+		return fmt.Errorf("initramfs: mkmeta wrote no meta.pb into %s: %w", stage, err)
+	}
+	return nil
+}
+
+// countModules counts module files (.ko, .ko.xz, .ko.zst, .ko.gz) under dir.
+func countModules(dir string) (n int, bytes int64, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !isModuleFile(d.Name()) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n++
+		bytes += fi.Size()
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("initramfs: count staged modules: %w", err)
+	}
+	return n, bytes, nil
+}
+
+func isModuleFile(name string) bool {
+	for _, suf := range []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"} {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+// busyboxSize finds the bb binary the gobusybox builder left in its temp dir.
+func busyboxSize(dir string) int64 {
+	var size int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == "bb" {
+			if fi, err := d.Info(); err == nil && fi.Size() > size {
+				size = fi.Size()
+			}
+		}
+		return nil
+	})
+	return size
+}
+
+// compress writes in to out with the chosen compressor. The kernel unpacks zstd and xz (the
+// latter only with CRC32 or no integrity check, hence --check=crc32).
+func compress(ctx context.Context, method, in, out string) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	var cmd *exec.Cmd
+	switch method {
+	case "", "zstd":
+		cmd = exec.CommandContext(ctx, "zstd", "-q", "-f", "-19", "-T0", "-o", out, in)
+	case "xz":
+		cmd = exec.CommandContext(ctx, "sh", "-c", `xz --check=crc32 --x86 --lzma2=preset=9e -T1 -c "$1" >"$2"`, "xz", in, out)
+	case "none":
+		cmd = exec.CommandContext(ctx, "cp", in, out)
+	default:
+		return fmt.Errorf("initramfs: unknown compression %q (want zstd, xz or none)", method)
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("initramfs: compress %s with %s: %v: %s (is the %s package installed? scripts/ci-deps.sh installs it)",
+			in, cmd.Args[0], err, strings.TrimSpace(string(b)), method)
+	}
+	return nil
+}
