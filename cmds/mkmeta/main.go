@@ -29,6 +29,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,7 +46,11 @@ const name = "mkmeta"
 
 func main() {
 	log.SetFlags(0)
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return // the flag set has printed the usage
+	}
+	if err != nil {
 		log.Fatalf("%s: %v", name, err)
 	}
 }
