@@ -1,0 +1,583 @@
+package coldplug
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/kmodboot/kmodboot/pkg/uevent"
+)
+
+// Outcome says what happened to one module.
+type Outcome string
+
+// Outcomes a Loader reports. NoDevice is set by coldplug itself for a Failed result whose error
+// is ENODEV: the driver found no hardware it handles, which is normal while coldplugging (a
+// cpufreq driver on a machine without that CPU feature, say).
+const (
+	Loaded      Outcome = "loaded"      // this run loaded it
+	Already     Outcome = "already"     // it was loaded before
+	Builtin     Outcome = "builtin"     // it is compiled into the kernel
+	Blacklisted Outcome = "blacklisted" // modprobe.d or the command line blacklists it
+	Skipped     Outcome = "skipped"     // not loaded on purpose, or a dependency failed
+	Failed      Outcome = "failed"      // loading it failed
+	NoDevice    Outcome = "no-device"   // its init returned ENODEV (benign)
+	DryRun      Outcome = "dry-run"     // it would be loaded (dry run)
+)
+
+// ModuleResult is what a Loader reports about one module of a request.
+type ModuleResult struct {
+	// Module is the module name.
+	Module string
+	// Outcome says what happened.
+	Outcome Outcome
+	// Err says why, for Failed and (optionally) Skipped.
+	Err error
+	// Via is the module that pulled this one in as a dependency or softdep, or "" for a module
+	// the modalias resolved to directly.
+	Via string
+	// Softdep is true when Via pulled it in through a softdep.
+	Softdep bool
+	// Call is the system call made ("finit_module", ...), or "" when none was.
+	Call string
+	// Start and End bracket the system call (or the check that made it unnecessary).
+	Start, End time.Time
+}
+
+// Loader resolves a modalias to modules and loads them with their dependencies. It must be safe
+// for concurrent use (coldplug calls it for many modaliases at once) and should coalesce
+// concurrent loads of one module. pkg/kmod's Loader does all of this; cmds/coldplug adapts it.
+type Loader interface {
+	// LoadAlias loads what modalias resolves to and returns one result per module involved.
+	// It returns no results and a nil error when no module matches modalias (normal for many
+	// devices), and an error with no results when modalias could not be resolved at all.
+	// Per-module failures are in the results; an error returned alongside results is ignored.
+	LoadAlias(ctx context.Context, modalias string) ([]ModuleResult, error)
+}
+
+// EventSource delivers kernel uevents; *uevent.Conn is one. Receive returns uevent.ErrOverflow
+// when events were lost and uevent.ErrClosed after Close; Close must unblock Receive.
+type EventSource interface {
+	Receive() (*uevent.Event, error)
+	Close() error
+}
+
+// DefaultQuiet is the default quiet period: how long coldplug waits, with nothing loading and
+// nothing new seen, before it decides that every device has shown up. It can be short because
+// finit_module returns only after the module's asynchronous probes (ATA ports, SCSI scans)
+// have finished, so the devices a driver creates already exist when its load returns.
+const DefaultQuiet = 200 * time.Millisecond
+
+// Options configure a Coldplug.
+type Options struct {
+	// Root stands for / when reading /sys; "" means "/".
+	Root string
+	// Loader resolves and loads modules; required.
+	Loader Loader
+	// Events delivers uevents; nil means rely on sysfs scans alone. Open it before calling
+	// Run, so no device added between the first scan and the listener is missed.
+	Events EventSource
+	// Quiet is the quiet period (see DefaultQuiet); 0 means DefaultQuiet, a negative value
+	// means none (one final scan, then stop: right for a dry run).
+	Quiet time.Duration
+	// Parallel bounds concurrent LoadAlias calls; 0 means 4×GOMAXPROCS. (The loader bounds
+	// the system calls themselves.)
+	Parallel int
+	// Logf, when set, receives a line for each module load, failure and unmatched modalias as
+	// it happens (coldplug -v, and -watch's log). It is called from one goroutine at a time.
+	Logf func(format string, args ...any)
+}
+
+// Coldplug finds every device with a modalias and loads the modules they need, again and
+// again as loads make new devices appear, until nothing new appears for a quiet period.
+// Use New, then Run; optionally Watch afterwards; then Close.
+type Coldplug struct {
+	opts  Options
+	start time.Time
+
+	// Everything below is owned by the goroutine running Run or Watch.
+	devices   map[string]*Device // by path
+	aliases   map[string]*aliasState
+	order     []string // modaliases in the order seen
+	queue     []string // modaliases waiting for a load slot
+	inflight  int
+	modules   map[string]*ModuleLoad
+	modOrder  []string
+	scans     []ScanRecord
+	evstats   EventStats
+	dirty     bool // a module was loaded since the last scan
+	lastScan  time.Time
+	scanTook  time.Duration // duration of the last scan
+
+	results  chan aliasResult
+	events   chan eventMsg
+	done     chan struct{} // closed by Close: workers stop sending
+	readerUp bool
+}
+
+type aliasState struct {
+	Alias
+	started time.Time
+}
+
+type aliasResult struct {
+	alias   string
+	results []ModuleResult
+	err     error
+	start   time.Time
+	end     time.Time
+}
+
+type eventMsg struct {
+	ev  *uevent.Event
+	err error
+}
+
+// New returns a Coldplug. Its Options.Loader is required.
+func New(opts Options) (*Coldplug, error) {
+	if opts.Loader == nil {
+		return nil, errors.New("coldplug: no Loader given")
+	}
+	if opts.Quiet == 0 {
+		opts.Quiet = DefaultQuiet
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 4 * runtime.GOMAXPROCS(0)
+	}
+	return &Coldplug{
+		opts:    opts,
+		devices: map[string]*Device{},
+		aliases: map[string]*aliasState{},
+		modules: map[string]*ModuleLoad{},
+		results: make(chan aliasResult),
+		events:  make(chan eventMsg, 256),
+		done:    make(chan struct{}),
+	}, nil
+}
+
+// Close stops the event reader (closing Options.Events) and releases the goroutines of loads
+// still running; it does not wait for them (a finit_module cannot be interrupted).
+func (c *Coldplug) Close() error {
+	select {
+	case <-c.done:
+		return nil
+	default:
+	}
+	close(c.done)
+	if c.opts.Events != nil {
+		return c.opts.Events.Close()
+	}
+	return nil
+}
+
+func (c *Coldplug) logf(format string, args ...any) {
+	if c.opts.Logf != nil {
+		c.opts.Logf(format, args...)
+	}
+}
+
+func (c *Coldplug) since(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Sub(c.start)
+}
+
+// Run coldplugs: it scans sysfs, loads what every modalias needs, takes in the devices that
+// uevents and rescans reveal, and returns when nothing has happened for the quiet period, or
+// when ctx ends (the report then says it stopped early and which modaliases were still
+// loading). Failures of single modules are in the report, never an error; Run returns an error
+// only when sysfs cannot be scanned at all.
+func (c *Coldplug) Run(ctx context.Context) (*Report, error) {
+	c.start = time.Now()
+	c.startReader()
+	if _, err := c.scan("initial"); err != nil {
+		return nil, err
+	}
+	rep := c.loop(ctx)
+	return rep, nil
+}
+
+func (c *Coldplug) startReader() {
+	if c.opts.Events == nil || c.readerUp {
+		return
+	}
+	c.readerUp = true
+	go func() {
+		for {
+			ev, err := c.opts.Events.Receive()
+			if err != nil && !errors.Is(err, uevent.ErrOverflow) {
+				if !errors.Is(err, uevent.ErrClosed) {
+					select {
+					case c.events <- eventMsg{err: err}:
+					case <-c.done:
+					}
+				}
+				close(c.events)
+				return
+			}
+			select {
+			case c.events <- eventMsg{ev: ev, err: err}:
+			case <-c.done:
+				return
+			}
+		}
+	}()
+}
+
+// loop runs until quiet or ctx ends and returns the report.
+func (c *Coldplug) loop(ctx context.Context) *Report {
+	last := time.Now() // last activity: a new modalias, a load finishing
+	events := (<-chan eventMsg)(c.events)
+	if c.opts.Events == nil {
+		events = nil
+	}
+	stop := ""
+	timedOut := false
+	for stop == "" {
+		c.dispatch(ctx)
+		if c.dirty && (c.inflight == 0 || time.Since(c.lastScan) >= c.rescanInterval()) {
+			c.dirty = false
+			if n, _ := c.scan("after loads"); n > 0 {
+				last = time.Now()
+				continue
+			}
+		}
+		var quietC, rescanC <-chan time.Time
+		var timer *time.Timer
+		switch {
+		case c.inflight == 0 && len(c.queue) == 0:
+			wait := time.Duration(0)
+			if c.opts.Quiet > 0 {
+				wait = time.Until(last.Add(c.opts.Quiet))
+			}
+			timer = time.NewTimer(max(wait, 0))
+			quietC = timer.C
+		case c.dirty:
+			// Loads are still running, but one finished: look for the devices it made
+			// without waiting for the slowest load.
+			timer = time.NewTimer(max(time.Until(c.lastScan.Add(c.rescanInterval())), 0))
+			rescanC = timer.C
+		}
+		select {
+		case <-rescanC:
+			// The rescan happens at the top of the loop.
+		case r := <-c.results:
+			c.inflight--
+			c.record(r)
+			last = time.Now()
+		case m, ok := <-events:
+			if !ok {
+				events = nil
+				break
+			}
+			if c.handleEvent(m) {
+				last = time.Now()
+			}
+		case <-quietC:
+			// Nothing happened for the quiet period: one last look at sysfs.
+			if n, _ := c.scan("final"); n > 0 {
+				last = time.Now()
+				break
+			}
+			stop = "quiet"
+		case <-ctx.Done():
+			stop = fmt.Sprintf("stopped early: %v", context.Cause(ctx))
+			timedOut = true
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+	return c.report(timedOut, stop)
+}
+
+// dispatch starts queued loads while slots are free.
+func (c *Coldplug) dispatch(ctx context.Context) {
+	for len(c.queue) > 0 && c.inflight < c.opts.Parallel {
+		alias := c.queue[0]
+		c.queue = c.queue[1:]
+		a := c.aliases[alias]
+		a.Status = "loading"
+		a.started = time.Now()
+		c.inflight++
+		go func() {
+			start := time.Now()
+			res, err := c.opts.Loader.LoadAlias(ctx, alias)
+			select {
+			case c.results <- aliasResult{alias: alias, results: res, err: err, start: start, end: time.Now()}:
+			case <-c.done:
+			}
+		}()
+	}
+}
+
+// addDevice records a device and queues its modalias if it is new. It reports whether the
+// modalias was new.
+func (c *Coldplug) addDevice(d Device) bool {
+	if d.Modalias == "" {
+		return false
+	}
+	if _, ok := c.devices[d.Path]; !ok {
+		d.Seen = c.since(time.Now())
+		c.devices[d.Path] = &d
+	}
+	a, ok := c.aliases[d.Modalias]
+	if ok {
+		if !contains(a.Devices, d.Path) {
+			a.Devices = append(a.Devices, d.Path)
+		}
+		return false
+	}
+	c.aliases[d.Modalias] = &aliasState{Alias: Alias{
+		Modalias: d.Modalias,
+		Devices:  []string{d.Path},
+		Source:   d.Source,
+		Seen:     c.since(time.Now()),
+		Status:   "queued",
+	}}
+	c.order = append(c.order, d.Modalias)
+	c.queue = append(c.queue, d.Modalias)
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// minRescanInterval is the shortest time between two rescans while loads are still running.
+const minRescanInterval = 50 * time.Millisecond
+
+// rescanInterval keeps rescans during loads to at most a fifth of the time, so a machine with a
+// huge sysfs does not spend its boot walking it.
+func (c *Coldplug) rescanInterval() time.Duration {
+	return max(minRescanInterval, 4*c.scanTook)
+}
+
+// scan walks sysfs and queues new modaliases; it returns how many were new.
+func (c *Coldplug) scan(reason string) (int, error) {
+	at := time.Now()
+	res, err := Scan(c.opts.Root)
+	c.lastScan, c.scanTook = time.Now(), time.Since(at)
+	if err != nil {
+		c.scans = append(c.scans, ScanRecord{Reason: reason, At: c.since(at), Error: err.Error()})
+		return 0, err
+	}
+	n := 0
+	for _, d := range res.Devices {
+		if c.addDevice(d) {
+			n++
+		}
+	}
+	c.scans = append(c.scans, ScanRecord{Reason: reason, At: c.since(at), Took: res.Took,
+		Devices: len(res.Devices), New: n, Dirs: res.Dirs, Errors: res.Errors})
+	return n, nil
+}
+
+// handleEvent takes in one uevent message; it reports whether it brought something new.
+func (c *Coldplug) handleEvent(m eventMsg) bool {
+	switch {
+	case errors.Is(m.err, uevent.ErrOverflow):
+		c.evstats.Overflows++
+		c.logf("uevent receive buffer overflowed: rescanning sysfs")
+		n, _ := c.scan("uevent overflow")
+		return n > 0
+	case m.err != nil:
+		c.evstats.Errors = append(c.evstats.Errors, m.err.Error())
+		c.logf("uevents lost: %v; relying on sysfs rescans", m.err)
+		return false
+	}
+	c.evstats.Received++
+	ev := m.ev
+	if ev.Action != uevent.ActionAdd || ev.Modalias == "" {
+		return false
+	}
+	c.evstats.Adds++
+	return c.addDevice(Device{Path: ev.DevPath, Modalias: ev.Modalias, Subsystem: ev.Subsystem, Source: "uevent"})
+}
+
+// record takes in the results of one LoadAlias call.
+func (c *Coldplug) record(r aliasResult) {
+	a := c.aliases[r.alias]
+	a.Done = c.since(r.end)
+	a.Took = r.end.Sub(r.start)
+	dev := ""
+	if len(a.Devices) > 0 {
+		dev = a.Devices[0]
+	}
+	if len(r.results) == 0 {
+		if r.err != nil {
+			a.Status, a.Error = "failed", r.err.Error()
+			c.logf("%s: %v", r.alias, r.err)
+		} else {
+			a.Status = "unmatched"
+			c.logf("no module for %s (%s)", r.alias, dev)
+		}
+		return
+	}
+	var targets []ModuleResult
+	for _, res := range r.results {
+		if res.Outcome == Failed && errors.Is(res.Err, syscall.ENODEV) {
+			res.Outcome = NoDevice
+		}
+		if res.Via == "" {
+			targets = append(targets, res)
+			if !contains(a.Modules, res.Module) {
+				a.Modules = append(a.Modules, res.Module)
+			}
+		}
+		c.recordModule(res, r.alias, dev)
+	}
+	a.Status = string(aliasOutcome(targets))
+	for _, t := range targets {
+		if t.Err != nil && (t.Outcome == Failed || t.Outcome == Skipped) {
+			a.Error = t.Err.Error()
+			break
+		}
+	}
+}
+
+// aliasOutcome sums up the outcomes of the modules a modalias resolved to: the most important
+// one wins.
+func aliasOutcome(targets []ModuleResult) Outcome {
+	if len(targets) == 0 {
+		return Skipped
+	}
+	rank := map[Outcome]int{Failed: 8, Loaded: 7, DryRun: 6, Already: 5, Builtin: 4, NoDevice: 3, Blacklisted: 2, Skipped: 1}
+	best := targets[0].Outcome
+	for _, t := range targets[1:] {
+		if rank[t.Outcome] > rank[best] {
+			best = t.Outcome
+		}
+	}
+	return best
+}
+
+// madeCall reports whether an outcome involved a load system call.
+func madeCall(o Outcome) bool { return o == Loaded || o == Failed || o == NoDevice }
+
+// recordModule keeps one record per module: the first one that made a system call, or else the
+// first one seen.
+func (c *Coldplug) recordModule(res ModuleResult, alias, dev string) {
+	m, ok := c.modules[res.Module]
+	if ok && (madeCall(m.Outcome) || !madeCall(res.Outcome)) {
+		return // a coalesced or later duplicate
+	}
+	rec := &ModuleLoad{
+		Module:   res.Module,
+		Outcome:  res.Outcome,
+		Modalias: alias,
+		Device:   dev,
+		Via:      res.Via,
+		Softdep:  res.Softdep,
+		Call:     res.Call,
+		Start:    c.since(res.Start),
+		End:      c.since(res.End),
+	}
+	if res.Err != nil {
+		rec.Error = res.Err.Error()
+	}
+	if !ok {
+		c.modOrder = append(c.modOrder, res.Module)
+	}
+	c.modules[res.Module] = rec
+	if res.Outcome == Loaded {
+		c.dirty = true
+	}
+	switch res.Outcome {
+	case Loaded, Failed, NoDevice, DryRun:
+		c.logf("%s", rec)
+	}
+}
+
+// report builds the report of what has happened so far.
+func (c *Coldplug) report(timedOut bool, stop string) *Report {
+	rep := &Report{
+		Root:       rootDir(c.opts.Root),
+		Started:    c.start,
+		Elapsed:    time.Since(c.start),
+		TimedOut:   timedOut,
+		StopReason: stop,
+		Scans:      append([]ScanRecord(nil), c.scans...),
+		Events:     c.evstats,
+	}
+	paths := make([]string, 0, len(c.devices))
+	for p := range c.devices {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		d := *c.devices[p]
+		d.Driver = driverOf(c.opts.Root, p)
+		rep.Devices = append(rep.Devices, d)
+	}
+	for _, alias := range c.order {
+		a := c.aliases[alias]
+		al := a.Alias
+		al.Devices = append([]string(nil), a.Devices...)
+		al.Modules = append([]string(nil), a.Modules...)
+		if al.Status == "loading" {
+			al.Took = time.Since(a.started)
+			rep.Pending = append(rep.Pending, alias)
+		}
+		if al.Status == "queued" {
+			rep.Pending = append(rep.Pending, alias)
+		}
+		rep.Aliases = append(rep.Aliases, al)
+	}
+	for _, name := range c.modOrder {
+		rep.Modules = append(rep.Modules, *c.modules[name])
+	}
+	sort.SliceStable(rep.Modules, func(i, j int) bool { return rep.Modules[i].Start < rep.Modules[j].Start })
+	return rep
+}
+
+// Watch keeps loading modules for devices added after Run returned (a hotplug daemon), until
+// ctx ends or the event source closes. Each load is logged through Options.Logf. It needs
+// Options.Events. Calling Report afterwards describes both phases.
+func (c *Coldplug) Watch(ctx context.Context) error {
+	if c.opts.Events == nil {
+		return errors.New("coldplug: watch needs a uevent source")
+	}
+	if c.start.IsZero() {
+		c.start = time.Now()
+	}
+	c.startReader()
+	events := (<-chan eventMsg)(c.events)
+	for {
+		c.dispatch(ctx)
+		if c.inflight == 0 && c.dirty {
+			c.dirty = false
+			c.scan("after loads")
+			continue
+		}
+		if events == nil && c.inflight == 0 && len(c.queue) == 0 {
+			return errors.New("coldplug: the uevent source closed; no more hotplug events")
+		}
+		select {
+		case r := <-c.results:
+			c.inflight--
+			c.record(r)
+		case m, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			c.handleEvent(m)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// Report returns a report of everything so far; use it after Watch.
+func (c *Coldplug) Report() *Report { return c.report(false, "watch ended") }

@@ -1,0 +1,613 @@
+package coldplug
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kmodboot/kmodboot/pkg/uevent"
+)
+
+// run runs a Coldplug to completion with a generous bound and fails the test on error.
+func run(t *testing.T, opts Options, bound time.Duration) *Report {
+	t.Helper()
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	rep, err := c.Run(ctx)
+	if err != nil {
+		t.Fatalf("Run error: %v", err)
+	}
+	return rep
+}
+
+func loadedModules(rep *Report) []string {
+	set := map[string]bool{}
+	for _, m := range rep.Modules {
+		if m.Outcome == Loaded {
+			set[m.Module] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+func module(rep *Report, name string) (ModuleLoad, bool) {
+	for _, m := range rep.Modules {
+		if m.Module == name {
+			return m, true
+		}
+	}
+	return ModuleLoad{}, false
+}
+
+func alias(rep *Report, modalias string) (Alias, bool) {
+	for _, a := range rep.Aliases {
+		if a.Modalias == modalias {
+			return a, true
+		}
+	}
+	return Alias{}, false
+}
+
+// TestRunMachines coldplugs each captured machine: every driver the real machine bound must be
+// loaded, including the second stage (virtio devices behind virtio_pci, SCSI disks behind ahci
+// and virtio_scsi needing sd_mod), both with uevents and with sysfs rescans alone.
+func TestRunMachines(t *testing.T) {
+	for _, name := range machines {
+		for _, withEvents := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/events=%v", name, withEvents), func(t *testing.T) {
+				m := loadMachine(t, name)
+				root := t.TempDir()
+				m.writeStage0(t, root)
+				l := newFakeLoader(t, m, root)
+				l.delay = 2 * time.Millisecond
+				opts := Options{Root: root, Loader: l, Quiet: 50 * time.Millisecond}
+				if withEvents {
+					l.events = newFakeSource()
+					opts.Events = l.events
+				}
+				rep := run(t, opts, 20*time.Second)
+
+				wantMods, wantDevs := m.expected()
+				for _, must := range mustLoad[name] {
+					if !contains(wantMods, must) {
+						t.Fatalf("fixture %s: expected modules %v lack %s; the fixture is wrong", name, wantMods, must)
+					}
+				}
+				if diff := cmp.Diff(wantMods, loadedModules(rep)); diff != "" {
+					t.Errorf("loaded modules mismatch (-want +got):\n%s", diff)
+				}
+				if rep.TimedOut {
+					t.Errorf("TimedOut = true (%s), want a quiet end", rep.StopReason)
+				}
+				c := rep.Counts()
+				if c.Failures != 0 {
+					t.Errorf("Counts().Failures = %d, want 0", c.Failures)
+				}
+				if c.Devices != wantDevs {
+					t.Errorf("Counts().Devices = %d, want %d", c.Devices, wantDevs)
+				}
+				// sd_mod comes for a SCSI disk that exists only after its host driver loaded.
+				sd, ok := module(rep, "sd_mod")
+				if !ok || sd.Outcome != Loaded || sd.Modalias != "scsi:t-0x00" {
+					t.Fatalf("sd_mod = %+v, want loaded for scsi:t-0x00", sd)
+				}
+				for _, h := range []string{"ahci", "virtio_scsi", "ata_piix"} {
+					// The disk appears during its host driver's load, so sd_mod can only start after it.
+					if hm, ok := module(rep, h); ok && hostDrives(m, h, sd.Device) && hm.Start > sd.Start {
+						t.Errorf("sd_mod started at %v, before %s (whose disk %s asked for it) started at %v", sd.Start, h, sd.Device, hm.Start)
+					}
+				}
+				vn, ok := module(rep, "virtio_net")
+				if !ok || vn.Modalias != "virtio:d00000001v00001AF4" {
+					t.Errorf("virtio_net = %+v, want loaded for virtio:d00000001v00001AF4", vn)
+				}
+				// Second-stage devices arrive by uevent when events flow (or by a rescan that
+				// happens to come first), and by rescans alone otherwise.
+				fromEvents := 0
+				for _, d := range rep.Devices {
+					if d.Source == "uevent" {
+						fromEvents++
+					}
+				}
+				if withEvents && (fromEvents == 0 || rep.Events.Adds == 0) {
+					t.Errorf("no device came from the %d uevents (%d adds)", rep.Events.Received, rep.Events.Adds)
+				}
+				if !withEvents && fromEvents != 0 {
+					t.Errorf("%d devices came from uevents with no event source", fromEvents)
+				}
+				// The host bridge has no driver anywhere: reported as unmatched, not as a failure.
+				for _, d := range m.final {
+					if strings.HasSuffix(d.path, "0000:00:00.0") {
+						if a, _ := alias(rep, d.modalias); a.Status != "unmatched" {
+							t.Errorf("host bridge %s status %q, want unmatched", d.modalias, a.Status)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// mustLoad pins the NIC and disk drivers each captured machine needs, so that a fixture
+// regenerated wrongly cannot make TestRunMachines pass vacuously.
+var mustLoad = map[string][]string{
+	"6.1-q35":  {"virtio_pci", "virtio_net", "virtio_blk", "virtio_scsi", "sd_mod", "ahci", "nvme", "e1000e", "vmxnet3"},
+	"6.1-pc":   {"virtio_pci", "virtio_net", "virtio_blk", "virtio_rng", "sd_mod", "ata_piix", "e1000", "8139cp"},
+	"6.12-q35": {"virtio_net", "virtio_blk", "virtio_scsi", "sd_mod", "ahci", "nvme", "e1000e", "vmxnet3"},
+}
+
+// hostDrives reports whether module drove the ancestor of the device at path.
+func hostDrives(m *machine, module, path string) bool {
+	for p, d := range m.final {
+		if d.module == module && strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestVirtioUnmatchedOn612: with virtio_pci built in, the virtio PCI functions match no module
+// (modules.builtin.modinfo has no device tables) and that is normal.
+func TestVirtioUnmatchedOn612(t *testing.T) {
+	m := loadMachine(t, "6.12-q35")
+	root := t.TempDir()
+	m.writeStage0(t, root)
+	rep := run(t, Options{Root: root, Loader: newFakeLoader(t, m, root), Quiet: 20 * time.Millisecond}, 10*time.Second)
+	a, ok := alias(rep, "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
+	if !ok || a.Status != "unmatched" {
+		t.Errorf("virtio-net PCI function = %+v, want unmatched", a)
+	}
+	var buf bytes.Buffer
+	rep.WriteDetails(&buf)
+	want := "no module for pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00: /devices/pci0000:00/0000:00:04.0"
+	if !strings.Contains(buf.String(), want) {
+		t.Errorf("WriteDetails does not report %q:\n%s", want, buf.String())
+	}
+	if _, ok := module(rep, "virtio_pci"); ok {
+		t.Errorf("virtio_pci is in the trace of a kernel where it is built in")
+	}
+}
+
+// TestFailuresNotFatal: a module that fails does not stop the others; ENODEV is benign.
+func TestFailuresNotFatal(t *testing.T) {
+	m := loadMachine(t, "6.1-q35")
+	root := t.TempDir()
+	m.writeStage0(t, root)
+	l := newFakeLoader(t, m, root)
+	l.fail["e1000e"] = syscall.EINVAL
+	l.table["acpi:LNXCPU:"] = []string{"acpi_cpufreq"}
+	l.fail["acpi_cpufreq"] = errENODEV
+	resolveErr := errors.New(`resolve "dmi:bvn...": unbalanced '['`)
+	for _, d := range m.final {
+		if d.subsystem == "dmi" {
+			l.resolve[d.modalias] = resolveErr
+		}
+	}
+	rep := run(t, Options{Root: root, Loader: l, Quiet: 20 * time.Millisecond}, 10*time.Second)
+
+	e, _ := module(rep, "e1000e")
+	if e.Outcome != Failed || !strings.Contains(e.Error, "invalid argument") {
+		t.Errorf("e1000e = %+v, want failed with EINVAL", e)
+	}
+	cpu, _ := module(rep, "acpi_cpufreq")
+	if cpu.Outcome != NoDevice {
+		t.Errorf("acpi_cpufreq = %+v, want no-device (ENODEV is benign)", cpu)
+	}
+	if sd, _ := module(rep, "sd_mod"); sd.Outcome != Loaded {
+		t.Errorf("sd_mod = %+v, want loaded despite e1000e failing", sd)
+	}
+	c := rep.Counts()
+	if c.Failures != 2 { // e1000e, and the dmi modalias that could not be resolved
+		t.Errorf("Counts().Failures = %d, want 2 (e1000e and the unresolvable dmi modalias)", c.Failures)
+	}
+	var buf bytes.Buffer
+	rep.WriteDetails(&buf)
+	for _, want := range []string{"FAILED pci:v00008086d000010D3", "finit_module: invalid argument", "unbalanced '['"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("WriteDetails lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "acpi_cpufreq") {
+		t.Errorf("WriteDetails reports the benign ENODEV of acpi_cpufreq as a failure:\n%s", buf.String())
+	}
+}
+
+// TestTimeBound: a load that never returns cannot hold the boot past the bound, and the report
+// says what was left.
+func TestTimeBound(t *testing.T) {
+	m := loadMachine(t, "6.1-q35")
+	root := t.TempDir()
+	m.writeStage0(t, root)
+	l := newFakeLoader(t, m, root)
+	hung := "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00" // e1000e
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	l.hang[hung] = release
+	start := time.Now()
+	rep := run(t, Options{Root: root, Loader: l, Quiet: 20 * time.Millisecond}, 500*time.Millisecond)
+	took := time.Since(start)
+	if took > 2*time.Second {
+		t.Errorf("Run took %v with a 500ms bound", took)
+	}
+	if !rep.TimedOut || !strings.Contains(rep.StopReason, "deadline") {
+		t.Errorf("TimedOut = %v, StopReason = %q; want a deadline stop", rep.TimedOut, rep.StopReason)
+	}
+	if diff := cmp.Diff([]string{hung}, rep.Pending); diff != "" {
+		t.Errorf("Pending mismatch (-want +got):\n%s", diff)
+	}
+	if sd, _ := module(rep, "sd_mod"); sd.Outcome != Loaded {
+		t.Errorf("sd_mod = %+v, want loaded while e1000e hangs", sd)
+	}
+	if s := rep.Summary(); !strings.Contains(s, "stopped early") || !strings.Contains(s, "1 modaliases unfinished") {
+		t.Errorf("Summary() = %q, want it to say it stopped early with 1 unfinished", s)
+	}
+	var buf bytes.Buffer
+	rep.WriteDetails(&buf)
+	if !strings.Contains(buf.String(), "UNFINISHED "+hung) {
+		t.Errorf("WriteDetails does not name the hung modalias:\n%s", buf.String())
+	}
+}
+
+// TestOverflowRescans: when the kernel drops events, coldplug rescans at once instead of
+// missing the devices those events announced.
+func TestOverflowRescans(t *testing.T) {
+	root := t.TempDir()
+	dev := fixtureDevice{path: "/devices/pci0000:00/0000:00:02.0", subsystem: "pci", modalias: "pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00"}
+	writeDevice(t, root, dev, false)
+	l := newFakeLoader(t, nil, root)
+	l.table[dev.modalias] = []string{"e1000"}
+	late := "pci:v000010ECd00008139sv00001AF4sd00001100bc02sc00i00"
+	l.table[late] = []string{"8139cp"}
+	src := newFakeSource()
+	c, err := New(Options{Root: root, Loader: l, Events: src, Quiet: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		// A device appears and its uevent is lost in an overflow.
+		writeDevice(t, root, fixtureDevice{path: "/devices/pci0000:00/0000:00:05.0", subsystem: "pci", modalias: late}, false)
+		src.sendErr(uevent.ErrOverflow)
+	}()
+	rep, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := alias(rep, late)
+	if !ok || a.Status != string(Loaded) {
+		t.Fatalf("late device %s = %+v, want loaded", late, a)
+	}
+	if a.Seen > 700*time.Millisecond {
+		t.Errorf("late device seen at %v: found by the final scan after the quiet period, not by an overflow rescan", a.Seen)
+	}
+	if rep.Events.Overflows != 1 {
+		t.Errorf("Events.Overflows = %d, want 1", rep.Events.Overflows)
+	}
+	var found bool
+	for _, s := range rep.Scans {
+		if s.Reason == "uevent overflow" && s.New == 1 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no overflow rescan that found the device: %+v", rep.Scans)
+	}
+}
+
+// TestEventFiltering replays a real captured uevent stream: only "add" events with a MODALIAS
+// bring devices in; bind/remove/change events, events without MODALIAS and forged or broken
+// datagrams do not.
+func TestEventFiltering(t *testing.T) {
+	m := loadMachine(t, "6.1-q35")
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "sys/devices"), 0o755)
+	l := newFakeLoader(t, nil, root)
+	src := newFakeSource()
+	wantAdds := map[string]bool{}
+	for _, b := range m.uevents {
+		src.sendRaw(b)
+		if ev, err := uevent.Parse(b); err == nil && ev.Action == "add" && ev.Modalias != "" {
+			wantAdds[ev.DevPath] = true
+		}
+	}
+	src.sendRaw([]byte("libudev\x00\xfe\xed\xca\xfe"))
+	src.sendRaw([]byte("garbage"))
+	rep := run(t, Options{Root: root, Loader: l, Events: src, Quiet: 100 * time.Millisecond}, 10*time.Second)
+	got := map[string]bool{}
+	for _, d := range rep.Devices {
+		if d.Source != "uevent" {
+			t.Errorf("device %s has source %q, want uevent", d.Path, d.Source)
+		}
+		got[d.Path] = true
+	}
+	if diff := cmp.Diff(wantAdds, got); diff != "" {
+		t.Errorf("devices from the uevent stream mismatch (-want +got):\n%s", diff)
+	}
+	if len(got) < 5 {
+		t.Errorf("only %d add events with MODALIAS in the stream; the fixture is wrong", len(got))
+	}
+	if rep.Events.Received != len(m.uevents) || rep.Events.Adds < len(got) {
+		t.Errorf("Events = %+v, want Received %d and Adds >= %d", rep.Events, len(m.uevents), len(got))
+	}
+}
+
+// TestWatch: after coldplug, a device hotplugged later gets its driver.
+func TestWatch(t *testing.T) {
+	m := loadMachine(t, "6.1-pc")
+	root := t.TempDir()
+	m.writeStage0(t, root)
+	l := newFakeLoader(t, m, root)
+	src := newFakeSource()
+	l.events = src
+	var logs []string
+	c, err := New(Options{Root: root, Loader: l, Events: src, Quiet: 20 * time.Millisecond,
+		Logf: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Hotplug: a NIC model the machine did not have (vmxnet3, from the q35 capture: a real
+	// PCI add from a remove and rescan).
+	q35 := loadMachine(t, "6.1-q35")
+	hot := q35.addEvent("/devices/pci0000:00/0000:00:03.0")
+	ev, err := uevent.Parse(hot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	l.table[ev.Modalias] = []string{"hotplug_nic"}
+	l.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Watch(ctx) }()
+	src.sendRaw(hot)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l.mu.Lock()
+		ok := l.loaded["hotplug_nic"]
+		l.mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Watch did not load the driver of a hotplugged device within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Watch = %v, want nil after cancel", err)
+	}
+	rep := c.Report()
+	if hm, ok := module(rep, "hotplug_nic"); !ok || hm.Modalias != ev.Modalias {
+		t.Errorf("hotplug_nic = %+v, want loaded for %s", hm, ev.Modalias)
+	}
+	if !strings.Contains(strings.Join(logs, "\n"), "hotplug_nic loaded") {
+		t.Errorf("Watch did not log the load:\n%s", strings.Join(logs, "\n"))
+	}
+}
+
+func TestWatchEndsWhenSourceCloses(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "sys/devices"), 0o755)
+	src := newFakeSource()
+	c, err := New(Options{Root: root, Loader: newFakeLoader(t, nil, root), Events: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Watch(context.Background()) }()
+	time.Sleep(20 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Watch = nil after its source closed, want an error saying so")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch still running 5s after Close")
+	}
+}
+
+// TestParallel: loads of independent modaliases overlap.
+func TestParallel(t *testing.T) {
+	root := t.TempDir()
+	l := newFakeLoader(t, nil, root)
+	l.delay = 50 * time.Millisecond
+	for i := 0; i < 16; i++ {
+		d := fixtureDevice{path: fmt.Sprintf("/devices/pci0000:00/0000:00:%02x.0", i+1), subsystem: "pci",
+			modalias: fmt.Sprintf("pci:v00001234d%08Xsv00000000sd00000000bc02sc00i00", i)}
+		writeDevice(t, root, d, false)
+		l.table[d.modalias] = []string{fmt.Sprintf("nic%d", i)}
+	}
+	start := time.Now()
+	rep := run(t, Options{Root: root, Loader: l, Quiet: 10 * time.Millisecond, Parallel: 8}, 10*time.Second)
+	took := time.Since(start)
+	if n := len(loadedModules(rep)); n != 16 {
+		t.Fatalf("%d modules loaded, want 16", n)
+	}
+	if l.maxActive < 4 || l.maxActive > 8 {
+		t.Errorf("at most %d loads at once, want between 4 and the bound 8", l.maxActive)
+	}
+	if took > 16*50*time.Millisecond/2 {
+		t.Errorf("16 loads of 50ms took %v: not parallel", took)
+	}
+}
+
+// TestDependencies: modules pulled in as dependencies are in the trace with their Via.
+func TestDependencies(t *testing.T) {
+	root := t.TempDir()
+	d := fixtureDevice{path: "/devices/pci0000:00/0000:00:04.0/virtio0", subsystem: "virtio", modalias: "virtio:d00000001v00001AF4"}
+	writeDevice(t, root, d, false)
+	l := newFakeLoader(t, nil, root)
+	l.table[d.modalias] = []string{"virtio_net"}
+	l.deps["virtio_net"] = []string{"failover", "net_failover"}
+	rep := run(t, Options{Root: root, Loader: l, Quiet: 10 * time.Millisecond}, 10*time.Second)
+	var got []string
+	for _, m := range rep.Modules {
+		got = append(got, fmt.Sprintf("%s via=%q for=%s dev=%s", m.Module, m.Via, m.Modalias, m.Device))
+	}
+	want := []string{
+		`failover via="virtio_net" for=virtio:d00000001v00001AF4 dev=/devices/pci0000:00/0000:00:04.0/virtio0`,
+		`net_failover via="virtio_net" for=virtio:d00000001v00001AF4 dev=/devices/pci0000:00/0000:00:04.0/virtio0`,
+		`virtio_net via="" for=virtio:d00000001v00001AF4 dev=/devices/pci0000:00/0000:00:04.0/virtio0`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("trace mismatch (-want +got):\n%s", diff)
+	}
+	a, _ := alias(rep, d.modalias)
+	if diff := cmp.Diff([]string{"virtio_net"}, a.Modules); diff != "" {
+		t.Errorf("alias modules mismatch (-want +got):\n%s", diff)
+	}
+	if s := rep.Modules[0].String(); !strings.Contains(s, "failover loaded in") || !strings.Contains(s, "as dependency of virtio_net for virtio:d00000001v00001AF4") {
+		t.Errorf("ModuleLoad.String() = %q", s)
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	m := loadMachine(t, "6.1-q35")
+	root := t.TempDir()
+	m.writeStage0(t, root)
+	l := newFakeLoader(t, m, root)
+	l.dryRun = true
+	rep := run(t, Options{Root: root, Loader: l, Quiet: -1}, 10*time.Second)
+	if len(l.calls) != 0 {
+		t.Errorf("dry run made load calls: %v", l.calls)
+	}
+	if s := rep.Summary(); !strings.Contains(s, "modules to load") {
+		t.Errorf("Summary() = %q, want 'modules to load' in a dry run", s)
+	}
+	// Only first-stage drivers can be known without loading anything.
+	if _, ok := module(rep, "sd_mod"); ok {
+		t.Errorf("dry run found sd_mod, whose disk appears only after ahci loads")
+	}
+	if e, _ := module(rep, "e1000e"); e.Outcome != DryRun {
+		t.Errorf("e1000e = %+v, want dry-run", e)
+	}
+}
+
+func TestNewNeedsLoader(t *testing.T) {
+	if _, err := New(Options{}); err == nil {
+		t.Error("New(Options{}) = nil error, want one about the missing Loader")
+	}
+}
+
+func TestRunWithoutSysfs(t *testing.T) {
+	c, err := New(Options{Root: t.TempDir(), Loader: newFakeLoader(t, nil, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "sysfs") {
+		t.Errorf("Run without sysfs = %v, want an error about sysfs", err)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	rep := &Report{
+		Elapsed: 1234567 * time.Microsecond,
+		Devices: make([]Device, 63),
+		Aliases: []Alias{
+			{Modalias: "a", Status: "loaded", Modules: []string{"x"}},
+			{Modalias: "b", Status: "unmatched"},
+			{Modalias: "c", Status: "unmatched"},
+			{Modalias: "d", Status: "failed"},
+			{Modalias: "e", Status: "failed", Modules: []string{"y"}},
+		},
+		Modules: []ModuleLoad{
+			{Module: "x", Outcome: Loaded, Start: 0, End: 10 * time.Millisecond},
+			{Module: "z", Outcome: Loaded, Start: 5 * time.Millisecond, End: 25 * time.Millisecond, Via: "x"},
+			{Module: "y", Outcome: Failed, Start: 0, End: 5 * time.Millisecond},
+			{Module: "w", Outcome: NoDevice, Start: 0, End: 2 * time.Millisecond},
+			{Module: "v", Outcome: Already},
+		},
+	}
+	want := "coldplug: 63 devices (5 distinct modaliases), 2 modules loaded, 2 failures, 2 unmatched, 1.235s elapsed"
+	if got := rep.Summary(); got != want {
+		t.Errorf("Summary() = %q, want %q", got, want)
+	}
+	if got, want := rep.KernelTime(), 37*time.Millisecond; got != want {
+		t.Errorf("KernelTime() = %v, want %v", got, want)
+	}
+}
+
+func TestLanes(t *testing.T) {
+	ms := time.Millisecond
+	got := lanes([]time.Duration{0, 1 * ms, 2 * ms, 10 * ms, 10 * ms}, []time.Duration{5 * ms, 3 * ms, 12 * ms, 11 * ms, 20 * ms})
+	want := []int{0, 1, 2, 0, 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lanes mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestWriteTrace(t *testing.T) {
+	m := loadMachine(t, "6.1-q35")
+	root := t.TempDir()
+	m.writeStage0(t, root)
+	l := newFakeLoader(t, m, root)
+	l.delay = time.Millisecond
+	l.events = newFakeSource()
+	rep := run(t, Options{Root: root, Loader: l, Events: l.events, Quiet: 20 * time.Millisecond}, 10*time.Second)
+	var buf bytes.Buffer
+	if err := rep.WriteTrace(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		TraceEvents []struct {
+			Name string         `json:"name"`
+			Ph   string         `json:"ph"`
+			Ts   float64        `json:"ts"`
+			Dur  float64        `json:"dur"`
+			Pid  int            `json:"pid"`
+			Tid  int            `json:"tid"`
+			Args map[string]any `json:"args"`
+		} `json:"traceEvents"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &f); err != nil {
+		t.Fatalf("trace is not JSON: %v", err)
+	}
+	spans := map[string]bool{}
+	type iv struct{ a, b float64 }
+	byLane := map[int][]iv{}
+	for _, e := range f.TraceEvents {
+		if e.Ph == "X" && e.Pid == tracePidModules {
+			spans[e.Name] = true
+			for _, o := range byLane[e.Tid] {
+				if e.Ts < o.b && o.a < e.Ts+e.Dur {
+					t.Errorf("module spans overlap on lane %d: %s at %v+%v", e.Tid, e.Name, e.Ts, e.Dur)
+				}
+			}
+			byLane[e.Tid] = append(byLane[e.Tid], iv{e.Ts, e.Ts + e.Dur})
+			if e.Name == "sd_mod" && e.Args["modalias"] != "scsi:t-0x00" {
+				t.Errorf("sd_mod span args = %v, want modalias scsi:t-0x00", e.Args)
+			}
+		}
+	}
+	wantMods, _ := m.expected()
+	if diff := cmp.Diff(wantMods, sortedKeys(spans)); diff != "" {
+		t.Errorf("trace spans mismatch (-want +got):\n%s", diff)
+	}
+	var tl bytes.Buffer
+	rep.WriteTimeline(&tl, 40)
+	if !strings.Contains(tl.String(), "sd_mod") || !strings.Contains(tl.String(), "#") {
+		t.Errorf("WriteTimeline output lacks sd_mod or bars:\n%s", tl.String())
+	}
+}

@@ -1,0 +1,40 @@
+// Package coldplug loads the drivers of every device present at boot, including the devices
+// that only appear once another driver is loaded.
+//
+// At early boot nothing else loads drivers. Each device the kernel knows has a modalias file
+// under /sys/devices ("pci:v00001AF4d00001000...", "virtio:d00000001v00001AF4", "scsi:t-0x00");
+// the module whose alias patterns match it is its driver. Loading a driver often creates more
+// devices: virtio_pci creates the virtio devices that virtio_net and virtio_blk drive, ahci and
+// virtio_scsi create SCSI disks that need sd_mod. A single pass over sysfs misses those.
+//
+// # The loop
+//
+// Run scans <root>/sys/devices once, queues every distinct modalias, and loads what each
+// resolves to through a Loader, many at a time. Meanwhile it takes in "add" uevents that carry a
+// MODALIAS (the caller opens the uevent socket before Run, so nothing added after the scan is
+// missed), and after loads finish it scans sysfs again. When nothing has been loading and nothing
+// new has appeared for a quiet period, it scans one last time and stops. The caller's context
+// bounds the whole run, so a hanging driver cannot hang the boot: Run then returns a report that
+// names what was still loading. If the kernel dropped uevents (ENOBUFS), Run rescans.
+//
+// Per-module failures are recorded and never stop the rest. ENODEV from a module's init means
+// the driver found no hardware it handles, and is reported as "no-device", not as a failure. A
+// modalias that no module matches is normal (ACPI and platform devices bound by built-in
+// drivers, virtio PCI functions on kernels with virtio_pci built in) and is reported as
+// "unmatched".
+//
+// # Reports
+//
+// The Report lists every device, every modalias with what became of it, and every module with
+// the start and end of its system call, the modalias that asked for it and the module that
+// pulled it in as a dependency: a boot trace. Summary gives the one-line summary, WriteTimeline
+// draws the trace as text, and WriteTrace writes Chrome trace-event JSON for chrome://tracing or
+// Perfetto.
+//
+// # Discovery
+//
+// Scan walks /sys/devices without following symbolic links: every device has exactly one
+// directory there, and the links (subsystem, driver, /sys/bus/*/devices, /sys/class/*) point back
+// into the tree, so following them would loop. Modaliases are deduplicated: a machine has many
+// devices with the same modalias, and one load serves them all.
+package coldplug
