@@ -100,18 +100,18 @@ type Coldplug struct {
 	start time.Time
 
 	// Everything below is owned by the goroutine running Run or Watch.
-	devices   map[string]*Device // by path
-	aliases   map[string]*aliasState
-	order     []string // modaliases in the order seen
-	queue     []string // modaliases waiting for a load slot
-	inflight  int
-	modules   map[string]*ModuleLoad
-	modOrder  []string
-	scans     []ScanRecord
-	evstats   EventStats
-	dirty     bool // a module was loaded since the last scan
-	lastScan  time.Time
-	scanTook  time.Duration // duration of the last scan
+	devices  map[string]*Device // by path
+	aliases  map[string]*aliasState
+	order    []string // modaliases in the order seen
+	queue    []string // modaliases waiting for a load slot
+	inflight int
+	modules  map[string]*ModuleLoad
+	modOrder []string
+	scans    []ScanRecord
+	evstats  EventStats
+	dirty    bool // a module was loaded since the last scan
+	lastScan time.Time
+	scanTook time.Duration // duration of the last scan
 
 	results  chan aliasResult
 	events   chan eventMsg
