@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kmodboot/kmodboot/pkg/coldplug/coldplugtest"
+
 	"github.com/kmodboot/kmodboot/pkg/uevent"
 )
 
@@ -71,18 +73,17 @@ func TestRunMachines(t *testing.T) {
 		for _, withEvents := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/events=%v", name, withEvents), func(t *testing.T) {
 				m := loadMachine(t, name)
-				root := t.TempDir()
-				m.writeStage0(t, root)
+				root := stage0(t, m)
 				l := newFakeLoader(t, m, root)
 				l.delay = 2 * time.Millisecond
 				opts := Options{Root: root, Loader: l, Quiet: 50 * time.Millisecond}
 				if withEvents {
-					l.events = newFakeSource()
+					l.events = coldplugtest.NewSource()
 					opts.Events = l.events
 				}
 				rep := run(t, opts, 20*time.Second)
 
-				wantMods, wantDevs := m.expected()
+				wantMods, wantDevs := m.Expected(m.DriverModules())
 				for _, must := range mustLoad[name] {
 					if !contains(wantMods, must) {
 						t.Fatalf("fixture %s: expected modules %v lack %s; the fixture is wrong", name, wantMods, must)
@@ -131,10 +132,10 @@ func TestRunMachines(t *testing.T) {
 					t.Errorf("%d devices came from uevents with no event source", fromEvents)
 				}
 				// The host bridge has no driver anywhere: reported as unmatched, not as a failure.
-				for _, d := range m.final {
-					if strings.HasSuffix(d.path, "0000:00:00.0") {
-						if a, _ := alias(rep, d.modalias); a.Status != "unmatched" {
-							t.Errorf("host bridge %s status %q, want unmatched", d.modalias, a.Status)
+				for _, d := range m.Final {
+					if strings.HasSuffix(d.Path, "0000:00:00.0") {
+						if a, _ := alias(rep, d.Modalias); a.Status != "unmatched" {
+							t.Errorf("host bridge %s status %q, want unmatched", d.Modalias, a.Status)
 						}
 					}
 				}
@@ -152,9 +153,9 @@ var mustLoad = map[string][]string{
 }
 
 // hostDrives reports whether module drove the ancestor of the device at path.
-func hostDrives(m *machine, module, path string) bool {
-	for p, d := range m.final {
-		if d.module == module && strings.HasPrefix(path, p+"/") {
+func hostDrives(m *coldplugtest.Machine, module, path string) bool {
+	for p, d := range m.Final {
+		if d.Module == module && strings.HasPrefix(path, p+"/") {
 			return true
 		}
 	}
@@ -165,8 +166,7 @@ func hostDrives(m *machine, module, path string) bool {
 // (modules.builtin.modinfo has no device tables) and that is normal.
 func TestVirtioUnmatchedOn612(t *testing.T) {
 	m := loadMachine(t, "6.12-q35")
-	root := t.TempDir()
-	m.writeStage0(t, root)
+	root := stage0(t, m)
 	rep := run(t, Options{Root: root, Loader: newFakeLoader(t, m, root), Quiet: 20 * time.Millisecond}, 10*time.Second)
 	a, ok := alias(rep, "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
 	if !ok || a.Status != "unmatched" {
@@ -186,16 +186,15 @@ func TestVirtioUnmatchedOn612(t *testing.T) {
 // TestFailuresNotFatal: a module that fails does not stop the others; ENODEV is benign.
 func TestFailuresNotFatal(t *testing.T) {
 	m := loadMachine(t, "6.1-q35")
-	root := t.TempDir()
-	m.writeStage0(t, root)
+	root := stage0(t, m)
 	l := newFakeLoader(t, m, root)
 	l.fail["e1000e"] = syscall.EINVAL
 	l.table["acpi:LNXCPU:"] = []string{"acpi_cpufreq"}
 	l.fail["acpi_cpufreq"] = errENODEV
 	resolveErr := errors.New(`resolve "dmi:bvn...": unbalanced '['`)
-	for _, d := range m.final {
-		if d.subsystem == "dmi" {
-			l.resolve[d.modalias] = resolveErr
+	for _, d := range m.Final {
+		if d.Subsystem == "dmi" {
+			l.resolve[d.Modalias] = resolveErr
 		}
 	}
 	rep := run(t, Options{Root: root, Loader: l, Quiet: 20 * time.Millisecond}, 10*time.Second)
@@ -231,8 +230,7 @@ func TestFailuresNotFatal(t *testing.T) {
 // says what was left.
 func TestTimeBound(t *testing.T) {
 	m := loadMachine(t, "6.1-q35")
-	root := t.TempDir()
-	m.writeStage0(t, root)
+	root := stage0(t, m)
 	l := newFakeLoader(t, m, root)
 	hung := "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00" // e1000e
 	release := make(chan struct{})
@@ -267,13 +265,13 @@ func TestTimeBound(t *testing.T) {
 // missing the devices those events announced.
 func TestOverflowRescans(t *testing.T) {
 	root := t.TempDir()
-	dev := fixtureDevice{path: "/devices/pci0000:00/0000:00:02.0", subsystem: "pci", modalias: "pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00"}
-	writeDevice(t, root, dev, false)
+	dev := coldplugtest.Device{Path: "/devices/pci0000:00/0000:00:02.0", Subsystem: "pci", Modalias: "pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00"}
+	writeDevice(t, root, dev)
 	l := newFakeLoader(t, nil, root)
-	l.table[dev.modalias] = []string{"e1000"}
+	l.table[dev.Modalias] = []string{"e1000"}
 	late := "pci:v000010ECd00008139sv00001AF4sd00001100bc02sc00i00"
 	l.table[late] = []string{"8139cp"}
-	src := newFakeSource()
+	src := coldplugtest.NewSource()
 	c, err := New(Options{Root: root, Loader: l, Events: src, Quiet: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -282,8 +280,8 @@ func TestOverflowRescans(t *testing.T) {
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		// A device appears and its uevent is lost in an overflow.
-		writeDevice(t, root, fixtureDevice{path: "/devices/pci0000:00/0000:00:05.0", subsystem: "pci", modalias: late}, false)
-		src.sendErr(uevent.ErrOverflow)
+		writeDevice(t, root, coldplugtest.Device{Path: "/devices/pci0000:00/0000:00:05.0", Subsystem: "pci", Modalias: late})
+		src.SendErr(uevent.ErrOverflow)
 	}()
 	rep, err := c.Run(context.Background())
 	if err != nil {
@@ -318,16 +316,16 @@ func TestEventFiltering(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "sys/devices"), 0o755)
 	l := newFakeLoader(t, nil, root)
-	src := newFakeSource()
+	src := coldplugtest.NewSource()
 	wantAdds := map[string]bool{}
-	for _, b := range m.uevents {
-		src.sendRaw(b)
+	for _, b := range m.Uevents {
+		src.SendRaw(b)
 		if ev, err := uevent.Parse(b); err == nil && ev.Action == "add" && ev.Modalias != "" {
 			wantAdds[ev.DevPath] = true
 		}
 	}
-	src.sendRaw([]byte("libudev\x00\xfe\xed\xca\xfe"))
-	src.sendRaw([]byte("garbage"))
+	src.SendRaw([]byte("libudev\x00\xfe\xed\xca\xfe"))
+	src.SendRaw([]byte("garbage"))
 	rep := run(t, Options{Root: root, Loader: l, Events: src, Quiet: 100 * time.Millisecond}, 10*time.Second)
 	got := map[string]bool{}
 	for _, d := range rep.Devices {
@@ -342,18 +340,17 @@ func TestEventFiltering(t *testing.T) {
 	if len(got) < 5 {
 		t.Errorf("only %d add events with MODALIAS in the stream; the fixture is wrong", len(got))
 	}
-	if rep.Events.Received != len(m.uevents) || rep.Events.Adds < len(got) {
-		t.Errorf("Events = %+v, want Received %d and Adds >= %d", rep.Events, len(m.uevents), len(got))
+	if rep.Events.Received != len(m.Uevents) || rep.Events.Adds < len(got) {
+		t.Errorf("Events = %+v, want Received %d and Adds >= %d", rep.Events, len(m.Uevents), len(got))
 	}
 }
 
 // TestWatch: after coldplug, a device hotplugged later gets its driver.
 func TestWatch(t *testing.T) {
 	m := loadMachine(t, "6.1-pc")
-	root := t.TempDir()
-	m.writeStage0(t, root)
+	root := stage0(t, m)
 	l := newFakeLoader(t, m, root)
-	src := newFakeSource()
+	src := coldplugtest.NewSource()
 	l.events = src
 	var logs []string
 	c, err := New(Options{Root: root, Loader: l, Events: src, Quiet: 20 * time.Millisecond,
@@ -368,7 +365,7 @@ func TestWatch(t *testing.T) {
 	// Hotplug: a NIC model the machine did not have (vmxnet3, from the q35 capture: a real
 	// PCI add from a remove and rescan).
 	q35 := loadMachine(t, "6.1-q35")
-	hot := q35.addEvent("/devices/pci0000:00/0000:00:03.0")
+	hot := q35.AddEvent("/devices/pci0000:00/0000:00:03.0")
 	ev, err := uevent.Parse(hot)
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +376,7 @@ func TestWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Watch(ctx) }()
-	src.sendRaw(hot)
+	src.SendRaw(hot)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		l.mu.Lock()
@@ -409,7 +406,7 @@ func TestWatch(t *testing.T) {
 func TestWatchEndsWhenSourceCloses(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "sys/devices"), 0o755)
-	src := newFakeSource()
+	src := coldplugtest.NewSource()
 	c, err := New(Options{Root: root, Loader: newFakeLoader(t, nil, root), Events: src})
 	if err != nil {
 		t.Fatal(err)
@@ -434,10 +431,10 @@ func TestParallel(t *testing.T) {
 	l := newFakeLoader(t, nil, root)
 	l.delay = 50 * time.Millisecond
 	for i := 0; i < 16; i++ {
-		d := fixtureDevice{path: fmt.Sprintf("/devices/pci0000:00/0000:00:%02x.0", i+1), subsystem: "pci",
-			modalias: fmt.Sprintf("pci:v00001234d%08Xsv00000000sd00000000bc02sc00i00", i)}
-		writeDevice(t, root, d, false)
-		l.table[d.modalias] = []string{fmt.Sprintf("nic%d", i)}
+		d := coldplugtest.Device{Path: fmt.Sprintf("/devices/pci0000:00/0000:00:%02x.0", i+1), Subsystem: "pci",
+			Modalias: fmt.Sprintf("pci:v00001234d%08Xsv00000000sd00000000bc02sc00i00", i)}
+		writeDevice(t, root, d)
+		l.table[d.Modalias] = []string{fmt.Sprintf("nic%d", i)}
 	}
 	start := time.Now()
 	rep := run(t, Options{Root: root, Loader: l, Quiet: 10 * time.Millisecond, Parallel: 8}, 10*time.Second)
@@ -456,10 +453,10 @@ func TestParallel(t *testing.T) {
 // TestDependencies: modules pulled in as dependencies are in the trace with their Via.
 func TestDependencies(t *testing.T) {
 	root := t.TempDir()
-	d := fixtureDevice{path: "/devices/pci0000:00/0000:00:04.0/virtio0", subsystem: "virtio", modalias: "virtio:d00000001v00001AF4"}
-	writeDevice(t, root, d, false)
+	d := coldplugtest.Device{Path: "/devices/pci0000:00/0000:00:04.0/virtio0", Subsystem: "virtio", Modalias: "virtio:d00000001v00001AF4"}
+	writeDevice(t, root, d)
 	l := newFakeLoader(t, nil, root)
-	l.table[d.modalias] = []string{"virtio_net"}
+	l.table[d.Modalias] = []string{"virtio_net"}
 	l.deps["virtio_net"] = []string{"failover", "net_failover"}
 	rep := run(t, Options{Root: root, Loader: l, Quiet: 10 * time.Millisecond}, 10*time.Second)
 	var got []string
@@ -474,7 +471,7 @@ func TestDependencies(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("trace mismatch (-want +got):\n%s", diff)
 	}
-	a, _ := alias(rep, d.modalias)
+	a, _ := alias(rep, d.Modalias)
 	if diff := cmp.Diff([]string{"virtio_net"}, a.Modules); diff != "" {
 		t.Errorf("alias modules mismatch (-want +got):\n%s", diff)
 	}
@@ -485,8 +482,7 @@ func TestDependencies(t *testing.T) {
 
 func TestDryRun(t *testing.T) {
 	m := loadMachine(t, "6.1-q35")
-	root := t.TempDir()
-	m.writeStage0(t, root)
+	root := stage0(t, m)
 	l := newFakeLoader(t, m, root)
 	l.dryRun = true
 	rep := run(t, Options{Root: root, Loader: l, Quiet: -1}, 10*time.Second)
@@ -560,11 +556,10 @@ func TestLanes(t *testing.T) {
 
 func TestWriteTrace(t *testing.T) {
 	m := loadMachine(t, "6.1-q35")
-	root := t.TempDir()
-	m.writeStage0(t, root)
+	root := stage0(t, m)
 	l := newFakeLoader(t, m, root)
 	l.delay = time.Millisecond
-	l.events = newFakeSource()
+	l.events = coldplugtest.NewSource()
 	rep := run(t, Options{Root: root, Loader: l, Events: l.events, Quiet: 20 * time.Millisecond}, 10*time.Second)
 	var buf bytes.Buffer
 	if err := rep.WriteTrace(&buf); err != nil {
@@ -601,7 +596,7 @@ func TestWriteTrace(t *testing.T) {
 			}
 		}
 	}
-	wantMods, _ := m.expected()
+	wantMods, _ := m.Expected(m.DriverModules())
 	if diff := cmp.Diff(wantMods, sortedKeys(spans)); diff != "" {
 		t.Errorf("trace spans mismatch (-want +got):\n%s", diff)
 	}

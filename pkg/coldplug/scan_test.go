@@ -8,16 +8,25 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/kmodboot/kmodboot/pkg/coldplug/coldplugtest"
 )
 
+// machines are the captured machines; the list is pinned so a missing fixture fails.
 var machines = []string{"6.1-q35", "6.1-pc", "6.12-q35"}
+
+func TestMachinesPresent(t *testing.T) {
+	if diff := cmp.Diff(machines, coldplugtest.Machines(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("coldplugtest.Machines() mismatch (-want +got):\n%s", diff)
+	}
+}
 
 func TestScanMachines(t *testing.T) {
 	for _, name := range machines {
 		t.Run(name, func(t *testing.T) {
 			m := loadMachine(t, name)
-			root := t.TempDir()
-			m.writeStage0(t, root)
+			root := stage0(t, m)
 			res, err := Scan(root)
 			if err != nil {
 				t.Fatalf("Scan(%s) error: %v", root, err)
@@ -30,9 +39,9 @@ func TestScanMachines(t *testing.T) {
 					t.Errorf("Scan: device %s has source %q, want scan", d.Path, d.Source)
 				}
 			}
-			for _, d := range m.rows {
-				if d.stage == 0 {
-					want = append(want, dev{d.path, d.modalias, d.subsystem})
+			for _, d := range m.Rows {
+				if d.Stage == 0 {
+					want = append(want, dev{d.Path, d.Modalias, d.Subsystem})
 				}
 			}
 			sort.Slice(want, func(i, j int) bool { return want[i].Path < want[j].Path })
@@ -69,8 +78,7 @@ func TestScanStage0Contents(t *testing.T) {
 			res, ok := scans[tc.machine]
 			if !ok {
 				m := loadMachine(t, tc.machine)
-				root := t.TempDir()
-				m.writeStage0(t, root)
+				root := stage0(t, m)
 				var err error
 				if res, err = Scan(root); err != nil {
 					t.Fatal(err)

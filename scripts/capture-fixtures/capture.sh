@@ -6,7 +6,9 @@
 # modaliases resolve to (with kmod's modprobe -R on a depmod'ed copy of the tree, closed over
 # dependencies); the script boots it again with more modules until no new module is needed.
 # OUT receives console.log (the raw console), devices.tsv (stage, devpath, subsystem, driver,
-# the driver's module, modalias) and uevents.txt (sender pid, sender uid, hex datagram per line).
+# the driver's module, modalias), uevents.txt (sender pid, sender uid, hex datagram per line),
+# modules.txt (/proc/modules at the end), image-modules.txt (the module files in the image) and
+# the image's modules.dep and modules.alias (depmod of exactly those files).
 #
 # This is a developer tool to regenerate pkg/coldplug and pkg/uevent testdata; tests never run it.
 set -euo pipefail
@@ -88,4 +90,7 @@ done
 tr -d '\r' <"$out/console.log" | grep '^DEV ' | sed 's/^DEV //; s/ /\t/' >"$out/devices.tsv"
 tr -d '\r' <"$out/console.log" | grep '^UEVENT ' | sed 's/^UEVENT //' >"$out/uevents.txt"
 sort -u "$work/modules" >"$out/image-modules.txt"
+tr -d '\r' <"$out/console.log" | grep '^MODULE ' | awk '{ print $2 }' | sort >"$out/modules.txt"
+# kmod's view of the image's modules: what a loader resolves the modaliases with.
+cp "$root/lib/modules/$rel/modules.dep" "$root/lib/modules/$rel/modules.alias" "$out/"
 echo "capture: $(wc -l <"$out/devices.tsv") device lines, $(wc -l <"$out/uevents.txt") uevents in $out" >&2
