@@ -59,7 +59,7 @@ func Hint(err error) string {
 	case syscall.EINVAL:
 		return "invalid module format or parameter value: see dmesg"
 	case syscall.ENOEXEC:
-		return "exec format error: the module was built for another kernel (wrong vermagic or architecture) or the file is corrupt; see dmesg"
+		return "not a module for this kernel: built for another kernel (wrong vermagic or architecture), or the file is corrupt; see dmesg"
 	case syscall.EKEYREJECTED, syscall.EBADMSG, syscall.ENOKEY:
 		return "module signature rejected or missing: the kernel enforces module signatures; see dmesg"
 	case syscall.ENODEV:

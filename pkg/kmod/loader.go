@@ -702,6 +702,10 @@ func (l *Loader) loadFile(ctx context.Context, n *node, r Result) Result {
 func (l *Loader) finit(n *node, r Result, flags int) error {
 	f, err := os.Open(n.path)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the LoadError already
+		}
 		return &LoadError{Module: n.name, Path: n.path, Op: "open", Err: err, Hint: "the module file is missing from the image: rebuild it with this module, or rebuild meta.pb for the files present"}
 	}
 	defer f.Close()
