@@ -91,3 +91,23 @@ func TestLoadConfigMissingRoot(t *testing.T) {
 		t.Errorf("LoadConfig(empty root) = %+v, want empty", c)
 	}
 }
+
+func FuzzConfigParse(f *testing.F) {
+	for _, s := range []string{
+		"alias eth-* e1000e\noptions e1000e a=1 \\\n b=2\n",
+		"softdep x pre: a b post: c\ninstall y /bin/true\n",
+		"blacklist\nalias [x\noptions\n#c\n\\",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c Config
+		c.Parse(data, "fuzz.conf")
+		c.ParseCmdline(string(data), "fuzz")
+		c.Alias("eth_0")
+		c.Options("e1000e", "x")
+		c.Softdeps("x")
+		c.Install("y")
+		c.Blacklisted("z")
+	})
+}
