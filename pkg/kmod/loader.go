@@ -31,9 +31,10 @@ type Loader struct {
 	compOnce sync.Once
 	comp     string // what <root>/sys/module/compression says the kernel decompresses
 
-	mu      sync.Mutex      // mu guards flights and loaded.
+	// mu guards flights. Finished loads are not remembered: the kernel's initstate is the
+	// truth, and a long-running caller (a hotplug daemon) may see modules unloaded later.
+	mu      sync.Mutex
 	flights map[int]*flight // loads in progress, by module index
-	loaded  map[int]State   // modules known to be usable (StateAlready or StateBuiltin)
 }
 
 // flight is one module load in progress; waiters block on done and then read res.
@@ -73,7 +74,6 @@ func New(opts Options) (*Loader, error) {
 		modDir:     opts.ModuleDir,
 		decompress: opts.Decompress,
 		flights:    map[int]*flight{},
-		loaded:     map[int]State{},
 	}
 	if l.cfg == nil {
 		cfg, err := LoadConfig(opts.Root)
@@ -596,11 +596,6 @@ func (l *Loader) install(n *node, r Result) (State, error) {
 // loadCoalesced loads n once for all concurrent requests.
 func (l *Loader) loadCoalesced(ctx context.Context, n *node, r Result) Result {
 	l.mu.Lock()
-	if st, ok := l.loaded[n.mod]; ok {
-		l.mu.Unlock()
-		r.State = st
-		return r
-	}
 	if f := l.flights[n.mod]; f != nil {
 		l.mu.Unlock()
 		select {
@@ -621,9 +616,6 @@ func (l *Loader) loadCoalesced(ctx context.Context, n *node, r Result) Result {
 
 	l.mu.Lock()
 	delete(l.flights, n.mod)
-	if res.State.OK() {
-		l.loaded[n.mod] = StateAlready
-	}
 	l.mu.Unlock()
 	f.res = res
 	close(f.done)
