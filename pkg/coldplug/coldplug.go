@@ -174,6 +174,10 @@ func (c *Coldplug) Close() error {
 	return nil
 }
 
+// SetLogf replaces Options.Logf, e.g. to log hotplug loads in Watch but not the coldplug
+// before it. Call it only while neither Run nor Watch is running.
+func (c *Coldplug) SetLogf(logf func(format string, args ...any)) { c.opts.Logf = logf }
+
 func (c *Coldplug) logf(format string, args ...any) {
 	if c.opts.Logf != nil {
 		c.opts.Logf(format, args...)

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kmodboot/kmodboot/pkg/coldplug"
+	"github.com/kmodboot/kmodboot/pkg/modindex"
+)
+
+// output is the -json report: coldplug's report plus what only the process knows.
+type output struct {
+	// Summary is the summary line.
+	Summary string `json:"summary"`
+	*coldplug.Report
+	// Index and Release are the meta.pb used and the kernel release.
+	Index   string `json:"index"`
+	Release string `json:"release"`
+	// UptimeAtStart is /proc/uptime when coldplug started: with it, the report's times (which
+	// count from the start) convert to times since boot.
+	UptimeAtStart time.Duration `json:"uptime_at_start_ns,omitempty"`
+	// Usage sets coldplug's own CPU time against the kernel's time loading modules.
+	Usage usage `json:"usage"`
+	// Socket holds the uevent socket's counters (accepted, forged, malformed, overflows).
+	Socket any `json:"uevent_socket,omitempty"`
+}
+
+// usage is the benchmark's figure: how much CPU coldplug itself used while the kernel was
+// loading modules for it.
+type usage struct {
+	// User and System are the process's CPU times (getrusage) during the run. System includes
+	// the kernel's work in finit_module, which runs in the calling thread.
+	User   time.Duration `json:"user_ns"`
+	System time.Duration `json:"system_ns"`
+	// KernelLoad is the sum of the durations of the load system calls (wall clock, summed over
+	// parallel loads) and Loads their number.
+	KernelLoad time.Duration `json:"kernel_load_ns"`
+	Loads      int           `json:"loads"`
+	// UserPercent is User as a percentage of KernelLoad: coldplug's own overhead.
+	UserPercent float64 `json:"user_percent_of_kernel_load"`
+}
+
+func (u usage) String() string {
+	return fmt.Sprintf("CPU %v user + %v system; kernel load calls %v over %d loads (user CPU = %.1f%% of it)",
+		u.User.Round(time.Millisecond), u.System.Round(time.Millisecond), u.KernelLoad.Round(time.Millisecond), u.Loads, u.UserPercent)
+}
+
+func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time.Duration, cpuStart [2]time.Duration, socket func() any) *output {
+	cpuEnd := cpuTimes()
+	o := &output{
+		Summary:       rep.Summary(),
+		Report:        rep,
+		Index:         ix.Source(),
+		Release:       release,
+		UptimeAtStart: up,
+		Usage: usage{
+			User:       cpuEnd[0] - cpuStart[0],
+			System:     cpuEnd[1] - cpuStart[1],
+			KernelLoad: rep.KernelTime(),
+		},
+	}
+	for _, m := range rep.Modules {
+		if m.Call != "" {
+			o.Usage.Loads++
+		}
+	}
+	if o.Usage.KernelLoad > 0 {
+		o.Usage.UserPercent = 100 * float64(o.Usage.User) / float64(o.Usage.KernelLoad)
+	}
+	if socket != nil {
+		o.Socket = socket()
+	}
+	return o
+}
