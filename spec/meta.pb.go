@@ -255,23 +255,34 @@ func (x *Module) GetSize() uint64 {
 // literal prefix (up to its first '*', '?' or '[') must equal the start of the alias and the rest
 // must match fnmatch(3) with flags 0; a pattern without wildcards must equal the alias.
 //
-// Its arrays are flat little-endian records so a reader uses them in place; pkg/modalias
-// documents and validates the record layouts.
+// Its arrays are flat little-endian uint32 records so a reader uses them in place, without
+// decoding or rebuilding anything; pkg/modalias (doc.go) documents the record layouts and
+// validates every offset before use.
 type MatchTable struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// layout is the record layout version of the arrays below (pkg/modalias.Layout).
+	// layout is the record layout version of the arrays below (pkg/modalias.Layout, currently 1).
+	// Readers refuse layouts they do not know.
 	Layout uint32 `protobuf:"varint,1,opt,name=layout,proto3" json:"layout,omitempty"`
-	// strings is the pool that node labels and pattern texts point into.
+	// strings is the byte pool that node labels and pattern texts point into. Pattern texts are
+	// stored once even when several modules share a pattern; labels point into pattern texts.
 	Strings []byte `protobuf:"bytes,2,opt,name=strings,proto3" json:"strings,omitempty"`
-	// nodes holds the radix-trie nodes over the patterns' literal prefixes; node 0 is the root.
+	// nodes holds the radix-trie nodes over the patterns' literal prefixes, 7 uint32 words
+	// each; node 0 is the root, and a node's children are consecutive nodes sorted by the first
+	// byte of their label.
 	Nodes []byte `protobuf:"bytes,3,opt,name=nodes,proto3" json:"nodes,omitempty"`
-	// edges holds each node's children, sorted by first byte.
+	// edges holds the first label byte of every node (one byte per node), so finding the child
+	// for the next alias byte scans a short run of bytes instead of following pointers.
 	Edges []byte `protobuf:"bytes,4,opt,name=edges,proto3" json:"edges,omitempty"`
-	// patterns holds one record per (pattern, module) pair: the pattern text, the module index
-	// into Index.modules, flags (built in) and a prefilter for the wildcard part.
+	// patterns holds one record per distinct (pattern, module, built in) triple, 6 uint32 words
+	// each: the pattern text, its literal prefix length, the module index into Index.modules,
+	// flags and a prefilter for the wildcard part. Records are grouped by node, in node order.
 	Patterns []byte `protobuf:"bytes,5,opt,name=patterns,proto3" json:"patterns,omitempty"`
 	// pattern_count is the number of records in patterns.
-	PatternCount  uint32 `protobuf:"varint,6,opt,name=pattern_count,json=patternCount,proto3" json:"pattern_count,omitempty"`
+	PatternCount uint32 `protobuf:"varint,6,opt,name=pattern_count,json=patternCount,proto3" json:"pattern_count,omitempty"`
+	// grams holds open-addressing hash tables, 3 uint32 words per slot, that nodes with many
+	// wildcard patterns use to find candidates by a 4-byte literal ("anchor") each pattern's
+	// wildcard part requires, instead of trying every pattern.
+	Grams         []byte `protobuf:"bytes,7,opt,name=grams,proto3" json:"grams,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -348,6 +359,13 @@ func (x *MatchTable) GetPatternCount() uint32 {
 	return 0
 }
 
+func (x *MatchTable) GetGrams() []byte {
+	if x != nil {
+		return x.Grams
+	}
+	return nil
+}
+
 var File_meta_proto protoreflect.FileDescriptor
 
 const file_meta_proto_rawDesc = "" +
@@ -371,7 +389,7 @@ const file_meta_proto_rawDesc = "" +
 	"softdepPre\x12!\n" +
 	"\fsoftdep_post\x18\x06 \x03(\tR\vsoftdepPost\x12\x1a\n" +
 	"\bfirmware\x18\a \x03(\tR\bfirmware\x12\x12\n" +
-	"\x04size\x18\b \x01(\x04R\x04size\"\xab\x01\n" +
+	"\x04size\x18\b \x01(\x04R\x04size\"\xc1\x01\n" +
 	"\n" +
 	"MatchTable\x12\x16\n" +
 	"\x06layout\x18\x01 \x01(\rR\x06layout\x12\x18\n" +
@@ -379,7 +397,8 @@ const file_meta_proto_rawDesc = "" +
 	"\x05nodes\x18\x03 \x01(\fR\x05nodes\x12\x14\n" +
 	"\x05edges\x18\x04 \x01(\fR\x05edges\x12\x1a\n" +
 	"\bpatterns\x18\x05 \x01(\fR\bpatterns\x12#\n" +
-	"\rpattern_count\x18\x06 \x01(\rR\fpatternCountB(Z&github.com/kmodboot/kmodboot/spec;specb\x06proto3"
+	"\rpattern_count\x18\x06 \x01(\rR\fpatternCount\x12\x14\n" +
+	"\x05grams\x18\a \x01(\fR\x05gramsB(Z&github.com/kmodboot/kmodboot/spec;specb\x06proto3"
 
 var (
 	file_meta_proto_rawDescOnce sync.Once

@@ -1,0 +1,357 @@
+package modalias
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"unsafe"
+
+	"github.com/kmodboot/kmodboot/spec"
+)
+
+// ErrCorrupt is wrapped by NewTable's errors for a table whose records point outside their
+// arrays or contradict each other. Rebuilding meta.pb is the fix.
+var ErrCorrupt = errors.New("corrupt match table")
+
+// ErrLayout is wrapped by NewTable's error for a table written with a record layout this
+// build does not read. Rebuilding meta.pb with the same kmodboot version is the fix.
+var ErrLayout = errors.New("unsupported match table layout")
+
+// maxProbe bounds the slots a gram lookup visits. Build sizes every gram table so that no run
+// of occupied slots is longer, so valid tables never need more; corrupt ones cannot make a
+// lookup loop.
+const maxProbe = 32
+
+// maxGramBits bounds a gram table to 2^maxGramBits slots.
+const maxGramBits = 24
+
+// Hit is one (pattern, module) pair that matched an alias.
+type Hit struct {
+	// Pattern is the normalized pattern that matched.
+	Pattern string
+	// Module is the module's index in Index.modules.
+	Module uint32
+	// Builtin is true when the pattern belongs to a module compiled into the kernel.
+	Builtin bool
+}
+
+// Table is a validated match table, read in place from a spec.MatchTable.
+// It is immutable and safe for concurrent use.
+type Table struct {
+	str                    string // the strings pool, sharing memory with the MatchTable
+	nodes, edges, pats, gr []byte
+	nNodes, nPats, nSlots  int
+	moduleLimit            int
+}
+
+// NewTable validates mt and returns a Table that reads its arrays in place.
+//
+// Every offset and count is checked once here, in one sequential pass over the records and
+// without copying or rebuilding anything, so that Lookup can index the arrays without
+// further checks. (Semantic consistency, such as an edge byte equal to its label's first byte,
+// is not checked: a table that is inconsistent but in bounds gives wrong answers, never a
+// panic.) The Table keeps references to mt's byte slices: they must not be modified
+// afterwards.
+func NewTable(mt *spec.MatchTable) (*Table, error) {
+	if mt == nil {
+		return nil, fmt.Errorf("match table: missing: %w", ErrCorrupt)
+	}
+	if mt.Layout != Layout {
+		return nil, fmt.Errorf("match table layout %d, this kmodboot reads layout %d: rebuild meta.pb: %w",
+			mt.Layout, Layout, ErrLayout)
+	}
+	t := &Table{nodes: mt.Nodes, edges: mt.Edges, pats: mt.Patterns, gr: mt.Grams}
+	if len(mt.Strings) > 0 {
+		t.str = unsafe.String(&mt.Strings[0], len(mt.Strings))
+	}
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("match table: "+format+": %w; rebuild meta.pb", append(args, ErrCorrupt)...)
+	}
+	if len(t.nodes) == 0 || len(t.nodes)%nodeSize != 0 {
+		return nil, corrupt("nodes is %d bytes, want a positive multiple of %d", len(t.nodes), nodeSize)
+	}
+	t.nNodes = len(t.nodes) / nodeSize
+	if len(t.edges) != t.nNodes {
+		return nil, corrupt("edges has %d bytes for %d nodes", len(t.edges), t.nNodes)
+	}
+	if uint64(len(t.pats)) != uint64(mt.PatternCount)*patternSize {
+		return nil, corrupt("patterns is %d bytes for pattern_count %d", len(t.pats), mt.PatternCount)
+	}
+	t.nPats = int(mt.PatternCount)
+	if len(t.gr)%slotSize != 0 {
+		return nil, corrupt("grams is %d bytes, not a multiple of %d", len(t.gr), slotSize)
+	}
+	t.nSlots = len(t.gr) / slotSize
+	strLen := uint64(len(t.str))
+	prevPat := uint64(0)
+	for i := range t.nNodes {
+		rec := t.nodes[i*nodeSize : i*nodeSize+nodeSize]
+		labelOff := uint64(binary.LittleEndian.Uint32(rec[0:]))
+		lc := binary.LittleEndian.Uint32(rec[4:])
+		labelLen, childCount := uint64(lc&0xffff), uint64(lc>>16)
+		firstChild := uint64(binary.LittleEndian.Uint32(rec[8:]))
+		patStart := uint64(binary.LittleEndian.Uint32(rec[12:]))
+		exact := uint64(binary.LittleEndian.Uint32(rec[16:]))
+		scan := uint64(binary.LittleEndian.Uint32(rec[20:]))
+		gw := binary.LittleEndian.Uint32(rec[24:])
+		gramStart, gramBits := uint64(gw&(maxSlots-1)), uint64(gw>>24)
+		patEnd := uint64(t.nPats)
+		if i+1 < t.nNodes {
+			patEnd = uint64(binary.LittleEndian.Uint32(t.nodes[(i+1)*nodeSize+12:]))
+		}
+		switch {
+		case labelOff+labelLen > strLen:
+			return nil, corrupt("node %d: label [%d,+%d) outside the %d-byte strings", i, labelOff, labelLen, strLen)
+		case (i == 0) != (labelLen == 0):
+			return nil, corrupt("node %d: label length %d (only the root has an empty label)", i, labelLen)
+		case childCount > 0 && (childCount > 256 || firstChild <= uint64(i) || firstChild+childCount > uint64(t.nNodes)):
+			return nil, corrupt("node %d: children [%d,+%d) invalid for %d nodes", i, firstChild, childCount, t.nNodes)
+		case patStart < prevPat || patStart > patEnd || patEnd > uint64(t.nPats) || exact+scan > patEnd-patStart:
+			return nil, corrupt("node %d: patterns [%d,%d) (%d exact, %d scanned) invalid for %d records",
+				i, patStart, patEnd, exact, scan, t.nPats)
+		case exact+scan < patEnd-patStart && (gramBits == 0 || gramBits > maxGramBits || gramStart+1<<gramBits > uint64(t.nSlots)):
+			return nil, corrupt("node %d: gram table [%d,+2^%d) outside the %d slots", i, gramStart, gramBits, t.nSlots)
+		}
+		prevPat = patStart
+	}
+	maxModule := -1
+	for p := range t.nPats {
+		rec := t.pats[p*patternSize : p*patternSize+patternSize]
+		textOff := uint64(binary.LittleEndian.Uint32(rec[0:]))
+		lw := binary.LittleEndian.Uint32(rec[4:])
+		if textOff+uint64(lw&0xffff) > strLen || lw>>16 > lw&0xffff {
+			return nil, corrupt("pattern %d: text [%d,+%d) (prefix %d) outside the %d-byte strings", p, textOff, lw&0xffff, lw>>16, strLen)
+		}
+		maxModule = max(maxModule, int(binary.LittleEndian.Uint32(rec[8:])))
+	}
+	t.moduleLimit = maxModule + 1
+	for s := range t.nSlots {
+		rec := t.gr[s*slotSize : s*slotSize+slotSize]
+		start := uint64(binary.LittleEndian.Uint32(rec[4:]))
+		count := uint64(binary.LittleEndian.Uint32(rec[8:]))
+		if start+count > uint64(t.nPats) {
+			return nil, corrupt("gram slot %d: patterns [%d,+%d) outside the %d records", s, start, count, t.nPats)
+		}
+	}
+	return t, nil
+}
+
+// Len returns the number of (pattern, module) records in the table.
+func (t *Table) Len() int { return t.nPats }
+
+// ModuleLimit returns one more than the largest module index the table refers to (0 for an
+// empty table), so a reader can check it against the number of modules it has.
+func (t *Table) ModuleLimit() int { return t.moduleLimit }
+
+// All yields every record of the table, in table order.
+func (t *Table) All() iter.Seq[Hit] {
+	return func(yield func(Hit) bool) {
+		for p := range t.nPats {
+			if !yield(t.hit(p)) {
+				return
+			}
+		}
+	}
+}
+
+// text returns pattern record p's text and its literal prefix length.
+func (t *Table) text(p int) (string, int) {
+	rec := t.pats[p*patternSize : p*patternSize+patternSize]
+	textOff, lw := binary.LittleEndian.Uint32(rec[0:]), binary.LittleEndian.Uint32(rec[4:])
+	return t.str[textOff : textOff+lw&0xffff], int(lw >> 16)
+}
+
+func (t *Table) hit(p int) Hit {
+	text, _ := t.text(p)
+	rec := t.pats[p*patternSize : p*patternSize+patternSize]
+	return Hit{
+		Pattern: text,
+		Module:  binary.LittleEndian.Uint32(rec[8:]),
+		Builtin: binary.LittleEndian.Uint32(rec[12:])&flagBuiltin != 0,
+	}
+}
+
+// node is a decoded node record.
+type node struct {
+	labelOff, labelLen, childCount, firstChild int
+	patStart, exact, scan, anchored            int
+	gramStart                                  int
+	gramBits                                   uint
+}
+
+func (t *Table) node(i int) node {
+	rec := t.nodes[i*nodeSize : i*nodeSize+nodeSize]
+	lc, gw := binary.LittleEndian.Uint32(rec[4:]), binary.LittleEndian.Uint32(rec[24:])
+	n := node{
+		labelOff:   int(binary.LittleEndian.Uint32(rec[0:])),
+		labelLen:   int(lc & 0xffff),
+		childCount: int(lc >> 16),
+		firstChild: int(binary.LittleEndian.Uint32(rec[8:])),
+		patStart:   int(binary.LittleEndian.Uint32(rec[12:])),
+		exact:      int(binary.LittleEndian.Uint32(rec[16:])),
+		scan:       int(binary.LittleEndian.Uint32(rec[20:])),
+		gramStart:  int(gw & (maxSlots - 1)),
+		gramBits:   uint(gw >> 24),
+	}
+	patEnd := t.nPats
+	if i+1 < t.nNodes {
+		patEnd = int(binary.LittleEndian.Uint32(t.nodes[(i+1)*nodeSize+12:]))
+	}
+	n.anchored = patEnd - n.patStart - n.exact - n.scan
+	return n
+}
+
+// Lookup appends to dst every (pattern, module) pair whose pattern matches alias, which must
+// already be normalized (see Normalize), and returns the extended slice. Hits come in table
+// order; a module appears once per pattern of it that matches.
+func (t *Table) Lookup(alias string, dst []Hit) []Hit {
+	var maskBuf [256]uint64
+	var masks []uint64 // masks[i]: the prefilter classes of alias[i:], computed on first need
+	cur, d := 0, 0
+	for {
+		n := t.node(cur)
+		if n.exact > 0 && d == len(alias) {
+			for p := n.patStart; p < n.patStart+n.exact; p++ {
+				if text, _ := t.text(p); text == alias {
+					dst = append(dst, t.hit(p))
+				}
+			}
+		}
+		if n.scan+n.anchored > 0 {
+			if masks == nil {
+				masks = suffixMasks(alias, maskBuf[:0])
+			}
+			for p := n.patStart + n.exact; p < n.patStart+n.exact+n.scan; p++ {
+				dst = t.try(p, alias, d, masks, dst)
+			}
+			if n.anchored > 0 {
+				dst = t.probe(n, alias, d, masks, dst)
+			}
+		}
+		if d == len(alias) || n.childCount == 0 {
+			return dst
+		}
+		k := bytes.IndexByte(t.edges[n.firstChild:n.firstChild+n.childCount], alias[d])
+		if k < 0 {
+			return dst
+		}
+		cur = n.firstChild + k
+		rec := t.nodes[cur*nodeSize : cur*nodeSize+nodeSize]
+		labelOff, labelLen := int(binary.LittleEndian.Uint32(rec[0:])), int(binary.LittleEndian.Uint32(rec[4:])&0xffff)
+		if !strings.HasPrefix(alias[d:], t.str[labelOff:labelOff+labelLen]) {
+			return dst
+		}
+		d += labelLen
+	}
+}
+
+// suffixMasks returns, for every i in [0, len(s)], the prefilter classes of s[i:].
+func suffixMasks(s string, buf []uint64) []uint64 {
+	masks := buf
+	if cap(masks) < len(s)+1 {
+		masks = make([]uint64, len(s)+1)
+	}
+	masks = masks[:len(s)+1]
+	masks[len(s)] = 0
+	for i := len(s) - 1; i >= 0; i-- {
+		masks[i] = masks[i+1] | maskBit(s[i])
+	}
+	return masks
+}
+
+// try matches wildcard pattern record p against alias, whose first d bytes equal the
+// pattern's literal prefix (the trie walk checked them).
+func (t *Table) try(p int, alias string, d int, masks []uint64, dst []Hit) []Hit {
+	rec := t.pats[p*patternSize : p*patternSize+patternSize]
+	flags := binary.LittleEndian.Uint32(rec[12:])
+	if len(alias)-d < int(flags>>16) {
+		return dst
+	}
+	mask := uint64(binary.LittleEndian.Uint32(rec[16:])) | uint64(binary.LittleEndian.Uint32(rec[20:]))<<32
+	if mask&^masks[d] != 0 {
+		return dst
+	}
+	text, prefix := t.text(p)
+	if prefix != d {
+		return dst // Only in a corrupt table: the record is not where its prefix says.
+	}
+	var ok bool
+	if flags&flagSimple != 0 {
+		ok = matchSimple(text[prefix:], alias[d:])
+	} else {
+		ok = fnmatch(text[prefix:], alias[d:])
+	}
+	if ok {
+		dst = append(dst, t.hit(p))
+	}
+	return dst
+}
+
+// probe tries the anchored patterns of node n: those filed under a 4-byte window of
+// alias[d:].
+func (t *Table) probe(n node, alias string, d int, masks []uint64, dst []Hit) []Hit {
+	gramStart, gramBits := n.gramStart, n.gramBits
+	size := 1 << gramBits
+	var seenBuf [64]uint64
+	seen := seenBuf[:]
+	if size > 64*64 {
+		seen = make([]uint64, size/64)
+	}
+	for i := d; i+gramLen <= len(alias); i++ {
+		g := uint32(alias[i]) | uint32(alias[i+1])<<8 | uint32(alias[i+2])<<16 | uint32(alias[i+3])<<24
+		s := int(gramHash(g, gramBits))
+		for range maxProbe + 1 {
+			slot := t.gr[(gramStart+s)*slotSize:]
+			count := int(binary.LittleEndian.Uint32(slot[8:]))
+			if count == 0 {
+				break
+			}
+			if binary.LittleEndian.Uint32(slot) == g {
+				// Each slot once per lookup, or a pattern could be reported twice.
+				if seen[s/64]&(1<<(s%64)) == 0 {
+					seen[s/64] |= 1 << (s % 64)
+					start := int(binary.LittleEndian.Uint32(slot[4:]))
+					for p := start; p < start+count; p++ {
+						dst = t.try(p, alias, d, masks, dst)
+					}
+				}
+				break
+			}
+			s = (s + 1) & (size - 1)
+		}
+	}
+	return dst
+}
+
+// matchSimple is Fnmatch for patterns made only of '*' and plain bytes: each segment between
+// stars is found leftmost with strings.Index, and the last one must end the string.
+func matchSimple(p, s string) bool {
+	k := strings.IndexByte(p, '*')
+	if k < 0 {
+		return p == s
+	}
+	if !strings.HasPrefix(s, p[:k]) {
+		return false
+	}
+	s, p = s[k:], p[k:]
+	for {
+		for len(p) > 0 && p[0] == '*' {
+			p = p[1:]
+		}
+		if p == "" {
+			return true
+		}
+		k = strings.IndexByte(p, '*')
+		if k < 0 {
+			return len(s) >= len(p) && s[len(s)-len(p):] == p
+		}
+		i := strings.Index(s, p[:k])
+		if i < 0 {
+			return false
+		}
+		s, p = s[i+k:], p[k:]
+	}
+}
