@@ -316,6 +316,10 @@ func checkDepChain() (string, error) {
 	if err := want("absent", "virtio_net", "net_failover", "failover"); err != nil {
 		return "", fmt.Errorf("precondition: %w", err)
 	}
+	// The virtio PCI transport (a module on 6.1, built in on 6.12) makes the NIC visible.
+	if _, errOut, err := modloadRun("virtio_pci"); err != nil {
+		return "", fmt.Errorf("modload virtio_pci: %v: %s", err, errOut)
+	}
 	if _, errOut, err := modloadRun("virtio_net"); err != nil {
 		return "", fmt.Errorf("modload virtio_net: %v: %s", err, errOut)
 	}

@@ -4,8 +4,9 @@
 #
 # This is the manual twin of the vmtest boots listed in README.md: the same image, the same
 # devices. It succeeds when the console shows "KMODBOOT-CHECKS-DONE pass=N fail=0".
-# Environment: BENCH=N adds N rounds of the load benchmark; SMP (default 2) guest CPUs;
-# TIMEOUT (default 300 s); KEEP=1 keeps the staging directory.
+# Environment: BENCH=N adds N rounds of the load benchmark, SET=m1,m2 its modules and
+# CHECKS=a,b the checks run with it; SMP (default 2) guest CPUs; TIMEOUT (default 300 s);
+# KEEP=1 keeps the staging directory.
 set -euo pipefail
 series=${1:?usage: run-qemu.sh 6.1|6.12 [qemu args...]}
 shift
@@ -36,7 +37,7 @@ mkfs.ext4 -q -F -L kmodboot -d "$work/disk" "$work/disk.img" 32M
 truncate -s 8M "$work/scsi.img" "$work/nvme.img"
 
 bench=""
-[ -n "${BENCH:-}" ] && bench="-- -bench ${BENCH}"
+[ -n "${BENCH:-}" ] && bench="-- -bench=${BENCH} ${SET:+-set=$SET} ${CHECKS:+-checks=$CHECKS}"
 timeout "${TIMEOUT:-300}" qemu-system-x86_64 -accel tcg -m 1G -smp "${SMP:-2}" -nographic -no-reboot \
 	-kernel "$kdir/boot/vmlinuz-$release" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 panic=-1 loglevel=4 $bench" \
