@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/kmodboot/kmodboot/pkg/modindex"
 	"github.com/u-root/gobusybox/src/pkg/golang"
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
@@ -35,8 +37,56 @@ var CoreCommands = []string{
 // CorePackage is the import path prefix of CoreCommands.
 const CorePackage = "github.com/u-root/u-root/cmds/core/"
 
-// DefaultClasses is the module subset of the default image.
-var DefaultClasses = []string{"nic", "storage", "fs"}
+// DefaultClasses are mkmeta's classes the default image starts from. The fs class (every
+// filesystem in the tree, 45 MiB on Debian 6.1) is replaced by DefaultFilesystems.
+var DefaultClasses = []string{"nic", "storage"}
+
+// DefaultFilesystems are the filesystems a local root is found on, with the code pages FAT
+// mounts by default; they are added to the default image by name (mkmeta -m).
+var DefaultFilesystems = []string{
+	"ext4", "xfs", "btrfs", "f2fs", "vfat", "msdos", "exfat", "isofs", "udf", "squashfs",
+	"erofs", "overlay", "nls_cp437", "nls_ascii", "nls_utf8", "nls_iso8859-1",
+}
+
+// DefaultDrop are module paths (fnmatch globs against the path below the module root) left
+// out of the default image although their class selects them: storage reached over a fabric
+// or a network (Fibre Channel, iSCSI, NVMe over Fabrics, InfiniBand, network block devices),
+// device-mapper and MD (assembling them needs userspace the image does not ship), test and
+// ramdisk drivers, PCMCIA cards, cellular modems, and the large data-centre NIC families whose
+// drivers alone would double the image. Everything a dropped module is needed by is still
+// pulled back in by mkmeta's dependency closure. DefaultDrop applies only to the default
+// selection; naming classes explicitly gets them whole.
+var DefaultDrop = []string{
+	// Fabric and network storage.
+	"kernel/drivers/scsi/lpfc/*", "kernel/drivers/scsi/qla2xxx/*", "kernel/drivers/scsi/qla4xxx/*",
+	"kernel/drivers/scsi/bfa/*", "kernel/drivers/scsi/be2iscsi/*", "kernel/drivers/scsi/bnx2fc/*",
+	"kernel/drivers/scsi/bnx2i/*", "kernel/drivers/scsi/cxgbi/*", "kernel/drivers/scsi/fcoe/*",
+	"kernel/drivers/scsi/libfc/*", "kernel/drivers/scsi/csiostor/*", "kernel/drivers/scsi/qedi/*",
+	"kernel/drivers/scsi/qedf/*", "kernel/drivers/scsi/snic/*", "kernel/drivers/scsi/fnic/*",
+	"kernel/drivers/scsi/elx/*", "kernel/drivers/scsi/libiscsi*", "kernel/drivers/scsi/iscsi_*",
+	"kernel/drivers/scsi/scsi_transport_fc*", "kernel/drivers/scsi/scsi_transport_iscsi*",
+	"kernel/drivers/infiniband/*", "kernel/drivers/target/*",
+	"kernel/drivers/nvme/host/nvme-rdma*", "kernel/drivers/nvme/host/nvme-fc*",
+	"kernel/drivers/nvme/host/nvme-tcp*", "kernel/drivers/nvme/host/nvme-fabrics*",
+	"kernel/drivers/block/drbd/*", "kernel/drivers/block/rbd*", "kernel/drivers/block/nbd*",
+	"kernel/drivers/block/rnbd/*", "kernel/drivers/block/aoe/*", "kernel/drivers/block/xen-blkback/*",
+	// Device mapper and MD, test and RAM disks, PCMCIA.
+	"kernel/drivers/md/*", "kernel/drivers/scsi/scsi_debug*", "kernel/drivers/block/null_blk/*",
+	"kernel/drivers/block/brd*", "kernel/drivers/block/zram/*", "kernel/drivers/block/floppy*",
+	"kernel/drivers/scsi/pcmcia/*", "kernel/drivers/ata/pata_pcmcia*", "kernel/drivers/net/ethernet/*/*_cs.ko*",
+	"kernel/drivers/scsi/ch.ko*", "kernel/drivers/scsi/st.ko*",
+	// Cellular modems among the USB network drivers.
+	"kernel/drivers/net/usb/qmi_wwan*", "kernel/drivers/net/usb/cdc_mbim*", "kernel/drivers/net/usb/hso*",
+	"kernel/drivers/net/usb/sierra_net*", "kernel/drivers/net/usb/kalmia*", "kernel/drivers/net/usb/lg-vl600*",
+	"kernel/drivers/net/usb/huawei_cdc_ncm*", "kernel/drivers/net/usb/cdc-phonet*", "kernel/drivers/net/usb/ipheth*",
+	// Data-centre NIC families (25-200 GbE, SmartNICs).
+	"kernel/drivers/net/ethernet/mellanox/*", "kernel/drivers/net/ethernet/qlogic/*",
+	"kernel/drivers/net/ethernet/chelsio/*", "kernel/drivers/net/ethernet/sfc/*",
+	"kernel/drivers/net/ethernet/netronome/*", "kernel/drivers/net/ethernet/cavium/*",
+	"kernel/drivers/net/ethernet/huawei/*", "kernel/drivers/net/ethernet/brocade/*",
+	"kernel/drivers/net/ethernet/pensando/*", "kernel/drivers/net/ethernet/fungible/*",
+	"kernel/drivers/net/ethernet/intel/ice/*", "kernel/drivers/net/ethernet/broadcom/bnx2x/*",
+}
 
 // Options describe one image.
 type Options struct {
@@ -48,13 +98,16 @@ type Options struct {
 	// Release is the kernel release, e.g. 6.1.0-27-amd64. Empty means the only release under
 	// KernelDir/lib/modules.
 	Release string
-	// Classes selects the module subset (mkmeta -class). Nil means DefaultClasses.
+	// Classes selects the module subset (mkmeta -class). Nil means the default selection:
+	// DefaultClasses plus DefaultFilesystems, minus DefaultDrop.
 	Classes []string
-	// Modules adds modules by name to the subset (mkmeta -name), e.g. for a test.
+	// Modules adds modules by name, glob or alias to the subset (mkmeta -m), e.g. for a test.
+	// With Classes empty (not nil) only these and their dependencies are staged, which is how
+	// a test builds an image that lacks a driver on purpose.
 	Modules []string
-	// Exclude removes modules by name from the subset (mkmeta -exclude), e.g. to prove that a
-	// missing driver is reported.
-	Exclude []string
+	// Drop leaves modules out of the selection by path glob (see DefaultDrop); nil means
+	// DefaultDrop for the default selection and nothing otherwise.
+	Drop []string
 	// NoModules builds an image without any module (for plumbing tests before mkmeta).
 	NoModules bool
 	// Mkmeta is the mkmeta binary; empty means build ./cmds/mkmeta into TempDir.
@@ -138,7 +191,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 
 	cmds := o.Commands
 	if cmds == nil {
-		cmds = defaultCommands(o.RepoRoot, logw)
+		cmds = DefaultCommands(ctx, o.RepoRoot, logw)
 	}
 	res.Commands = cmds
 	has := func(name string) bool {
@@ -231,8 +284,10 @@ func resolveRelease(o Options) (string, error) {
 	return rels[0], nil
 }
 
-// defaultCommands lists CoreCommands and the KmodbootCommands present under RepoRoot/cmds.
-func defaultCommands(repo string, logw io.Writer) []string {
+// DefaultCommands lists CoreCommands and the KmodbootCommands present under RepoRoot/cmds.
+// A command whose package does not resolve (a missing import while the tree is being
+// written) is left out with a warning; compile errors still fail the build.
+func DefaultCommands(ctx context.Context, repo string, logw io.Writer) []string {
 	var cmds []string
 	for _, c := range CoreCommands {
 		cmds = append(cmds, CorePackage+c)
@@ -241,6 +296,15 @@ func defaultCommands(repo string, logw io.Writer) []string {
 		dir := filepath.Join(repo, "cmds", c)
 		if m, _ := filepath.Glob(filepath.Join(dir, "*.go")); len(m) == 0 {
 			fmt.Fprintf(logw, "initramfs: warning: cmds/%s does not exist yet; the image is built without it\n", c)
+			continue
+		}
+		cmd := exec.CommandContext(ctx, "go", "list", "-e", "-deps", "-f",
+			"{{with .Error}}{{.}}{{end}}{{range .DepsErrors}}{{.}}{{end}}", "./cmds/"+c)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0")
+		out, err := cmd.Output()
+		if msg := strings.TrimSpace(string(out)); err != nil || msg != "" {
+			fmt.Fprintf(logw, "initramfs: warning: cmds/%s does not resolve (%v %s); the image is built without it\n", c, err, abbreviate(msg, 200))
 			continue
 		}
 		cmds = append(cmds, "./cmds/"+c)
@@ -262,21 +326,37 @@ func stageModules(ctx context.Context, o Options, release, stage, tmp string, lo
 			return fmt.Errorf("initramfs: build cmds/mkmeta: %w", err)
 		}
 	}
-	classes := o.Classes
+	classes, names, drop := o.Classes, o.Modules, o.Drop
 	if classes == nil {
 		classes = DefaultClasses
+		names = append(append([]string(nil), DefaultFilesystems...), names...)
+		if drop == nil {
+			drop = DefaultDrop
+		}
 	}
-	args := []string{"-root", o.KernelDir, "-r", release, "-stage", stage}
+	if len(classes) == 0 && len(names) == 0 {
+		return errors.New("initramfs: empty module selection: give classes or modules, or build with NoModules")
+	}
+	args := []string{"-root", o.KernelDir, "-r", release}
+	if len(drop) > 0 {
+		// mkmeta selects by class and name only: list the classes' modules, drop by path,
+		// and pass the survivors by name.
+		kept, dropped, err := selectWithout(ctx, mk, args, classes, drop, tmp)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(logw, "initramfs: classes %s: %d modules, %d dropped by path\n", strings.Join(classes, ","), len(kept)+dropped, dropped)
+		names = append(kept, names...)
+		classes = nil
+	}
+	args = append(args, "-stage", stage)
 	if len(classes) > 0 {
 		args = append(args, "-class", strings.Join(classes, ","))
 	}
-	if len(o.Modules) > 0 {
-		args = append(args, "-name", strings.Join(o.Modules, ","))
+	if len(names) > 0 {
+		args = append(args, "-m", strings.Join(names, ","))
 	}
-	if len(o.Exclude) > 0 {
-		args = append(args, "-exclude", strings.Join(o.Exclude, ","))
-	}
-	fmt.Fprintf(logw, "initramfs: %s %s\n", mk, strings.Join(args, " "))
+	fmt.Fprintf(logw, "initramfs: %s %s\n", mk, abbreviate(strings.Join(args, " "), 300))
 	cmd := exec.CommandContext(ctx, mk, args...)
 	cmd.Stdout, cmd.Stderr = logw, logw
 	if err := cmd.Run(); err != nil {
@@ -286,6 +366,70 @@ func stageModules(ctx context.Context, o Options, release, stage, tmp string, lo
 		return fmt.Errorf("initramfs: mkmeta wrote no meta.pb into %s: %w", stage, err)
 	}
 	return nil
+}
+
+// selectWithout indexes the classes with mkmeta into a scratch meta.pb and returns the names of
+// their driver modules (kernel/drivers/...) whose path matches no drop glob, and how many were
+// dropped.
+func selectWithout(ctx context.Context, mk string, base, classes, drop []string, tmp string) ([]string, int, error) {
+	for _, g := range drop {
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, 0, fmt.Errorf("initramfs: drop pattern %q: %w", g, err)
+		}
+	}
+	pb := filepath.Join(tmp, "classes.pb")
+	args := append(append([]string(nil), base...), "-class", strings.Join(classes, ","), "-o", pb)
+	if out, err := exec.CommandContext(ctx, mk, args...).CombinedOutput(); err != nil {
+		return nil, 0, fmt.Errorf("initramfs: mkmeta %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	ix, err := modindex.Open(pb)
+	if err != nil {
+		return nil, 0, fmt.Errorf("initramfs: read the class index: %w", err)
+	}
+	var kept []string
+	dropped := 0
+	for i := 0; i < ix.NumModules(); i++ {
+		m, err := ix.Module(i)
+		if err != nil {
+			return nil, 0, fmt.Errorf("initramfs: read the class index: %w", err)
+		}
+		if m.GetBuiltin() || m.GetPath() == "" {
+			continue
+		}
+		// The index is closed over dependencies: modules outside drivers/ (libceph, dlm,
+		// crypto, lib) are there only because some class member needs them. Leave them to
+		// the final mkmeta run, which re-adds what the kept modules need.
+		if !strings.HasPrefix(m.GetPath(), "kernel/drivers/") {
+			continue
+		}
+		if matchAny(drop, m.GetPath()) {
+			dropped++
+			continue
+		}
+		kept = append(kept, m.GetName())
+	}
+	return kept, dropped, nil
+}
+
+// matchAny reports whether p matches one of the globs; "*" also matches across '/' at the
+// end of a glob, so "kernel/drivers/md/*" covers the whole directory.
+func matchAny(globs []string, p string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, p); ok {
+			return true
+		}
+		if strings.HasSuffix(g, "/*") && strings.HasPrefix(p, strings.TrimSuffix(g, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
+func abbreviate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + fmt.Sprintf("... (%d bytes)", len(s))
 }
 
 // countModules counts module files (.ko, .ko.xz, .ko.zst, .ko.gz) under dir.

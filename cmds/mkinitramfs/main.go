@@ -2,7 +2,7 @@
 //
 // Synopsis:
 //
-//	mkinitramfs -kernel DIR [-r RELEASE] [-class nic,storage,fs] [-name M,...] [-exclude M,...]
+//	mkinitramfs -kernel DIR [-r RELEASE] [-class nic,storage,fs] [-m M,...]
 //	            [-no-modules] [-mkmeta PATH] [-commands PKG,...] [-files HOST:GUEST,...]
 //	            [-compress zstd|xz|none] -o FILE
 //
@@ -45,13 +45,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var (
 		o                             initramfs.Options
-		classes, mods, excl, cmds, fl string
+		classes, mods, cmds, fl string
 	)
 	fs.StringVar(&o.KernelDir, "kernel", "", "unpacked kernel `dir` holding lib/modules/RELEASE (scripts/fetch-kernel.sh prints it)")
 	fs.StringVar(&o.Release, "r", "", "kernel `release` (default: the only one under DIR/lib/modules)")
-	fs.StringVar(&classes, "class", strings.Join(initramfs.DefaultClasses, ","), "module `classes` to include (mkmeta -class)")
-	fs.StringVar(&mods, "name", "", "extra `modules` to include by name (mkmeta -name)")
-	fs.StringVar(&excl, "exclude", "", "`modules` to leave out (mkmeta -exclude)")
+	fs.StringVar(&classes, "class", "default", "module `classes` to include whole (mkmeta -class); default: nic,storage minus initramfs.DefaultDrop plus the root filesystems; none: only the -m modules")
+	fs.StringVar(&mods, "m", "", "extra `modules` to include by name, glob or alias (mkmeta -m)")
 	fs.BoolVar(&o.NoModules, "no-modules", false, "build without any kernel module")
 	fs.StringVar(&o.Mkmeta, "mkmeta", "", "mkmeta `binary` (default: build ./cmds/mkmeta)")
 	fs.StringVar(&cmds, "commands", "", "comma-separated Go `packages` for the busybox (default: u-root core set + kmodboot's commands)")
@@ -69,8 +68,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.Output == "" {
 		return errors.New("no output file: give -o FILE")
 	}
-	o.Classes = split(classes)
-	o.Modules, o.Exclude, o.ExtraFiles = split(mods), split(excl), split(fl)
+	switch classes {
+	case "default":
+		o.Classes = nil
+	case "none":
+		o.Classes = []string{} // only the -m modules
+	default:
+		o.Classes = split(classes)
+	}
+	o.Modules, o.ExtraFiles = split(mods), split(fl)
 	if cmds != "" {
 		o.Commands = split(cmds)
 	}
