@@ -44,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		o                             initramfs.Options
+		o                       initramfs.Options
 		classes, mods, cmds, fl string
 	)
 	fs.StringVar(&o.KernelDir, "kernel", "", "unpacked kernel `dir` holding lib/modules/RELEASE (scripts/fetch-kernel.sh prints it)")
