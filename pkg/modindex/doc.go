@@ -6,9 +6,11 @@
 //
 // Every modload and coldplug process opens the index, so Decode does as little as it can: it
 // walks the top-level fields, keeps each Module message as a byte slice into the file, and wraps
-// the match table's flat arrays without copying or rebuilding them. A Module is decoded on first
-// use. The checks that keep a hostile file harmless (module paths inside the module root,
-// dependency indices in range, names sorted) run over the raw bytes once, at Decode.
+// the match table's flat arrays without copying or rebuilding them (Open maps the file). A Module
+// is decoded on first use, and that is where the checks that keep a hostile file harmless run:
+// its path must stay inside the module root and its dependency indices in range, or the module
+// is refused with an error naming the file. Validate runs those checks over every module, plus
+// the name order ByName relies on; mkmeta and the tests call it.
 //
 // # Resolution order
 //

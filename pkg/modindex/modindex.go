@@ -1,16 +1,18 @@
 package modindex
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/kmodboot/kmodboot/pkg/modalias"
 	"github.com/kmodboot/kmodboot/spec"
@@ -24,7 +26,6 @@ type Index struct {
 	vermagic string
 	subset   bool
 	raw      [][]byte // raw Module messages, in file order (sorted by name)
-	names    []string // module names, parallel to raw
 	table    *modalias.Table
 
 	mu      sync.Mutex     // mu guards decoded.
@@ -60,14 +61,18 @@ func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("module %s not found in %s", e.Name, e.Source)
 }
 
-// Open reads and decodes the meta.pb at path.
+// Open reads and decodes the meta.pb at path. Where it can, it maps the file instead of reading
+// it, so only the pages a lookup touches are ever read.
 func Open(path string) (*Index, error) {
-	data, err := os.ReadFile(path)
+	data, err := mapFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("open module index: %w (build one with mkmeta, or pass -meta FILE)", err)
 	}
 	return Decode(data, path)
 }
+
+// readFile is mapFile's fallback for files that cannot be mapped.
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
 // corrupt wraps a decoding problem in an error that names the file and what to do.
 func corrupt(source, format string, args ...any) error {
@@ -132,14 +137,11 @@ func Decode(data []byte, source string) (*Index, error) {
 	if ix.version != spec.FormatVersion {
 		return nil, fmt.Errorf("module index %s has format version %d, this program reads version %d: rebuild it with this release's mkmeta", source, ix.version, spec.FormatVersion)
 	}
-	if err := ix.scanModules(); err != nil {
-		return nil, err
-	}
-	var mt spec.MatchTable
-	if err := (proto.UnmarshalOptions{}).Unmarshal(match, &mt); err != nil {
+	mt, err := decodeInPlace(match)
+	if err != nil {
 		return nil, corrupt(source, "match table: %v", err)
 	}
-	t, err := modalias.NewTable(&mt)
+	t, err := modalias.NewTable(mt)
 	if err != nil {
 		return nil, corrupt(source, "match table: %v", err)
 	}
@@ -148,87 +150,152 @@ func Decode(data []byte, source string) (*Index, error) {
 	return ix, nil
 }
 
-// scanModules reads name, path and depends of every raw module without decoding it, and refuses
-// what would make the index unsafe or ambiguous to use.
-func (ix *Index) scanModules() error {
-	ix.names = make([]string, len(ix.raw))
-	for i, m := range ix.raw {
-		var name, p string
-		b := m
-		for len(b) > 0 {
-			num, typ, n := protowire.ConsumeTag(b)
+// decodeInPlace decodes a MatchTable whose bytes fields alias b instead of copying it, as
+// proto.Unmarshal would: the table is megabytes, and its arrays are used in place.
+func decodeInPlace(b []byte) (*spec.MatchTable, error) {
+	mt := new(spec.MatchTable)
+	m := mt.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		fd := fields.ByNumber(num)
+		switch {
+		case fd != nil && fd.Cardinality() != protoreflect.Repeated && fd.Kind() == protoreflect.BytesKind && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return corrupt(ix.source, "module %d: bad field tag: %v", i, protowire.ParseError(n))
+				return nil, fmt.Errorf("field %s: %v", fd.Name(), protowire.ParseError(n))
+			}
+			m.Set(fd, protoreflect.ValueOfBytes(v))
+			b = b[n:]
+		case fd != nil && fd.Cardinality() != protoreflect.Repeated && typ == protowire.VarintType &&
+			(fd.Kind() == protoreflect.Uint32Kind || fd.Kind() == protoreflect.Uint64Kind):
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return nil, fmt.Errorf("field %s: %v", fd.Name(), protowire.ParseError(n))
+			}
+			if fd.Kind() == protoreflect.Uint32Kind {
+				if v > 1<<32-1 {
+					return nil, fmt.Errorf("field %s: %d overflows uint32", fd.Name(), v)
+				}
+				m.Set(fd, protoreflect.ValueOfUint32(uint32(v)))
+			} else {
+				m.Set(fd, protoreflect.ValueOfUint64(v))
 			}
 			b = b[n:]
-			switch {
-			case (num == 1 || num == 2) && typ == protowire.BytesType:
-				v, n := protowire.ConsumeBytes(b)
-				if n < 0 {
-					return corrupt(ix.source, "module %d: field %d: %v", i, num, protowire.ParseError(n))
-				}
-				if num == 1 {
-					name = string(v)
-				} else {
-					p = string(v)
-				}
-				b = b[n:]
-			case num == 4 && typ == protowire.BytesType: // packed depends
-				v, n := protowire.ConsumeBytes(b)
-				if n < 0 {
-					return corrupt(ix.source, "module %d: depends: %v", i, protowire.ParseError(n))
-				}
-				for len(v) > 0 {
-					d, k := protowire.ConsumeVarint(v)
-					if k < 0 || d >= uint64(len(ix.raw)) {
-						return corrupt(ix.source, "module %d: dependency index out of range", i)
-					}
-					v = v[k:]
-				}
-				b = b[n:]
-			case num == 4 && typ == protowire.VarintType:
-				d, n := protowire.ConsumeVarint(b)
-				if n < 0 || d >= uint64(len(ix.raw)) {
-					return corrupt(ix.source, "module %d: dependency index out of range", i)
-				}
-				b = b[n:]
-			default:
-				n = protowire.ConsumeFieldValue(num, typ, b)
-				if n < 0 {
-					return corrupt(ix.source, "module %d: field %d: %v", i, num, protowire.ParseError(n))
-				}
-				b = b[n:]
+		default:
+			// Fields this reader does not use in place (or does not know) are decoded the
+			// ordinary way, so the function stays correct when MatchTable grows.
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return nil, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
 			}
+			raw := protowire.AppendTag(nil, num, typ)
+			raw = append(raw, b[:n]...)
+			if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(raw, mt); err != nil {
+				return nil, err
+			}
+			b = b[n:]
 		}
-		if name == "" {
-			return corrupt(ix.source, "module %d has no name", i)
+	}
+	return mt, nil
+}
+
+// nameAt returns module i's name straight from its raw message, without decoding the rest.
+// The writer puts the name first, so this costs a few instructions; "" means a nameless or
+// corrupt module.
+func (ix *Index) nameAt(i int) string {
+	b := ix.raw[i]
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
 		}
-		if i > 0 && ix.names[i-1] >= name {
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return ""
+			}
+			return inPlace(v)
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+	}
+	return ""
+}
+
+// Validate checks every module of the index: a name, names in order (ByName searches them), a
+// path inside the module root, dependency indices in range. Decode leaves these checks to the
+// first use of each module, so that opening a 4,000-module index costs microseconds; tools that
+// write or vet an index call Validate.
+func (ix *Index) Validate() error {
+	prev := ""
+	for i := range ix.raw {
+		name := ix.nameAt(i)
+		if i > 0 && prev >= name {
 			return corrupt(ix.source, "modules not sorted by name at %q", name)
 		}
-		if err := checkPath(p); err != nil {
-			return fmt.Errorf("module index %s: module %s: %w; refusing the index (rebuild it with mkmeta)", ix.source, name, err)
+		if _, err := ix.Module(i); err != nil {
+			return err
 		}
-		ix.names[i] = name
+		prev = name
 	}
 	return nil
 }
 
-// checkPath refuses module paths that would reach outside the module root.
-func checkPath(p string) error {
-	if p == "" {
+var (
+	dotElem   = []byte("/.")
+	emptyElem = []byte("//")
+)
+
+// checkPath refuses module paths that would reach outside the module root: absolute paths,
+// and paths with an empty, "." or ".." element. It runs for every module at every Open, so it
+// scans the bytes once instead of calling path.Clean.
+func checkPath(p []byte) error {
+	if len(p) == 0 {
 		return nil
 	}
-	if strings.HasPrefix(p, "/") {
+	if p[0] == '/' {
 		return fmt.Errorf("path %q is absolute", p)
 	}
-	if strings.ContainsRune(p, 0) {
-		return fmt.Errorf("path %q contains a NUL byte", p)
+	// Fast path: without "/." or a leading '.', there is no "." or ".." element; without "//"
+	// or a trailing '/', no empty one.
+	if p[0] != '.' && p[len(p)-1] != '/' && !bytes.Contains(p, dotElem) &&
+		!bytes.Contains(p, emptyElem) && bytes.IndexByte(p, 0) < 0 {
+		return nil
 	}
-	if path.Clean(p) != p || p == "." || p == ".." || strings.HasPrefix(p, "../") {
-		return fmt.Errorf("path %q is not a clean path inside the module root", p)
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			if p[i] == 0 {
+				return fmt.Errorf("path %q contains a NUL byte", p)
+			}
+			continue
+		}
+		switch string(p[start:i]) {
+		case "", ".", "..":
+			return fmt.Errorf("path %q is not a clean path inside the module root", p)
+		}
+		start = i + 1
 	}
 	return nil
+}
+
+// inPlace makes a string that shares b's memory. Decode's data is immutable (a read-only mapping
+// or a buffer the caller promised not to change), so strings into it are safe, and the 4,000
+// module names of a full index then cost no allocation at each Open.
+func inPlace(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // Source returns the file name the index was read from.
@@ -247,7 +314,7 @@ func (ix *Index) Subset() bool { return ix.subset }
 func (ix *Index) NumModules() int { return len(ix.raw) }
 
 // Name returns the name of module i.
-func (ix *Index) Name(i int) string { return ix.names[i] }
+func (ix *Index) Name(i int) string { return ix.nameAt(i) }
 
 // Module returns module i, decoding it on first use.
 func (ix *Index) Module(i int) (*spec.Module, error) {
@@ -261,7 +328,18 @@ func (ix *Index) Module(i int) (*spec.Module, error) {
 	}
 	m := new(spec.Module)
 	if err := proto.Unmarshal(ix.raw[i], m); err != nil {
-		return nil, corrupt(ix.source, "module %s: %v", ix.names[i], err)
+		return nil, corrupt(ix.source, "module %d (%q): %v", i, ix.nameAt(i), err)
+	}
+	if m.GetName() == "" {
+		return nil, corrupt(ix.source, "module %d has no name", i)
+	}
+	if err := checkPath([]byte(m.GetPath())); err != nil {
+		return nil, fmt.Errorf("module index %s: module %s: %w; refusing it (rebuild the index with mkmeta)", ix.source, m.GetName(), err)
+	}
+	for _, d := range m.GetDepends() {
+		if int(d) >= len(ix.raw) {
+			return nil, corrupt(ix.source, "module %s: dependency index %d out of range (have %d modules)", m.GetName(), d, len(ix.raw))
+		}
 	}
 	ix.decoded[i] = m
 	return m, nil
@@ -275,8 +353,8 @@ func NormalizeName(name string) string {
 // ByName finds a module, loadable or built in, by name ('-' and '_' are equivalent).
 func (ix *Index) ByName(name string) (int, bool) {
 	name = NormalizeName(name)
-	i := sort.SearchStrings(ix.names, name)
-	if i < len(ix.names) && ix.names[i] == name {
+	i := sort.Search(len(ix.raw), func(i int) bool { return ix.nameAt(i) >= name })
+	if i < len(ix.raw) && ix.nameAt(i) == name {
 		return i, true
 	}
 	return 0, false
@@ -292,10 +370,10 @@ func (ix *Index) Lookup(alias string) ([]Match, error) {
 	hits := ix.table.Lookup(norm, nil)
 	out := make([]Match, len(hits))
 	for i, h := range hits {
-		if int(h.Module) >= len(ix.names) {
-			return nil, corrupt(ix.source, "match table refers to module %d of %d", h.Module, len(ix.names))
+		if int(h.Module) >= len(ix.raw) {
+			return nil, corrupt(ix.source, "match table refers to module %d of %d", h.Module, len(ix.raw))
 		}
-		out[i] = Match{Module: int(h.Module), Name: ix.names[h.Module], Pattern: h.Pattern, Builtin: h.Builtin}
+		out[i] = Match{Module: int(h.Module), Name: ix.nameAt(int(h.Module)), Pattern: h.Pattern, Builtin: h.Builtin}
 	}
 	return out, nil
 }
@@ -307,7 +385,7 @@ func (ix *Index) Resolve(nameOrAlias string) ([]Match, error) {
 		if m, err := ix.Module(i); err != nil {
 			return nil, err
 		} else if !m.GetBuiltin() {
-			return []Match{{Module: i, Name: ix.names[i]}}, nil
+			return []Match{{Module: i, Name: ix.nameAt(i)}}, nil
 		}
 	}
 	all, err := ix.Lookup(nameOrAlias)
@@ -329,7 +407,7 @@ func (ix *Index) Resolve(nameOrAlias string) ([]Match, error) {
 		return builtins, nil
 	}
 	if i, ok := ix.ByName(nameOrAlias); ok {
-		return []Match{{Module: i, Name: ix.names[i], Builtin: true}}, nil
+		return []Match{{Module: i, Name: ix.nameAt(i), Builtin: true}}, nil
 	}
 	return nil, &NotFoundError{Name: nameOrAlias, Source: ix.source, Subset: ix.subset}
 }
@@ -353,7 +431,7 @@ func (ix *Index) Closure(mods []int) ([]int, error) {
 		case done:
 			return nil
 		case visiting:
-			return fmt.Errorf("module index %s: %w: %s", ix.source, ErrCycle, strings.Join(append(chain, ix.names[i]), " -> "))
+			return fmt.Errorf("module index %s: %w: %s", ix.source, ErrCycle, strings.Join(append(chain, ix.nameAt(i)), " -> "))
 		}
 		state[i] = visiting
 		m, err := ix.Module(i)
@@ -361,7 +439,7 @@ func (ix *Index) Closure(mods []int) ([]int, error) {
 			return err
 		}
 		for _, d := range m.GetDepends() {
-			if err := visit(int(d), append(chain, ix.names[i])); err != nil {
+			if err := visit(int(d), append(chain, ix.nameAt(i))); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kmodboot/kmodboot/pkg/modalias"
@@ -153,18 +154,75 @@ func TestDecodeRefuses(t *testing.T) {
 		{"absolute path", testIndex(t, func(x *spec.Index) { x.Modules[0].Path = "/etc/shadow" }), "absolute"},
 		{"dotdot path", testIndex(t, func(x *spec.Index) { x.Modules[0].Path = "kernel/../../../etc/x.ko" }), "not a clean path"},
 		{"dotdot start", testIndex(t, func(x *spec.Index) { x.Modules[0].Path = "../x.ko" }), "not a clean path"},
-		{"dep out of range", testIndex(t, func(x *spec.Index) { x.Modules[0].Depends = []uint32{1000} }), "out of range"},
 		{"unsorted", testIndex(t, func(x *spec.Index) { x.Modules[0].Name = "zzz" }), "not sorted"},
 		{"nameless", testIndex(t, func(x *spec.Index) { x.Modules[0].Name = "" }), "no name"},
 		{"bad match table", testIndex(t, func(x *spec.Index) { x.Match.Nodes = []byte{1, 2, 3} }), "match table"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode(tc.data, "bad.pb")
+			ix, err := Decode(tc.data, "bad.pb")
+			if err == nil {
+				err = ix.Validate()
+			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.pb") {
 				t.Errorf("Decode(%s) = %v, want an error naming bad.pb and saying %q", tc.name, err, tc.want)
 			}
 		})
 	}
+}
+
+// TestModuleRefuses covers what Decode leaves to the first use of a module: its dependency
+// indices, and a path hidden behind fields that the writer never puts first.
+// TestEvilPathRefusedAtUse shows that the path check also guards the lazy path: a module whose
+// path escapes the module root is refused when it is used, even without Validate.
+func TestEvilPathRefusedAtUse(t *testing.T) {
+	ix, err := Decode(testIndex(t, func(x *spec.Index) { x.Modules[9].Path = "../../../../tmp/evil.ko" }), "bad.pb")
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if _, err := ix.Closure([]int{9}); err == nil || !strings.Contains(err.Error(), "not a clean path") {
+		t.Errorf("Closure(virtio_net with an escaping path) = %v, want a refusal", err)
+	}
+	if _, err := ix.Resolve("virtio_net"); err == nil {
+		t.Errorf("Resolve(virtio_net with an escaping path) = nil error, want a refusal")
+	}
+}
+
+func TestModuleRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*spec.Index)
+		want string
+	}{
+		{"dep out of range", func(x *spec.Index) { x.Modules[0].Depends = []uint32{1000} }, "out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ix, err := Decode(testIndex(t, tc.edit), "bad.pb")
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if _, err := ix.Closure([]int{0}); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Closure over %s = %v, want an error saying %q", tc.name, err, tc.want)
+			}
+		})
+	}
+	// A path after a later field: the scan at Decode stops early, Module must still refuse it.
+	raw, err := proto.Marshal(&spec.Module{Builtin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = append(protoAppendString(protoAppendString(nil, 1, "aaa"), 8, ""), raw...)
+	raw = protoAppendString(raw, 2, "../../etc/evil.ko")
+	ix := &Index{source: "bad.pb", raw: [][]byte{raw}, decoded: make([]*spec.Module, 1)}
+	if _, err := ix.Module(0); err == nil || !strings.Contains(err.Error(), "not a clean path") {
+		t.Errorf("Module(late evil path) = %v, want a refusal", err)
+	}
+}
+
+func protoAppendString(b []byte, num protowire.Number, s string) []byte {
+	if num == 8 {
+		return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), 1)
+	}
+	return protowire.AppendString(protowire.AppendTag(b, num, protowire.BytesType), s)
 }
 
 func FuzzDecode(f *testing.F) {
@@ -175,6 +233,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
+		ix.Validate()
 		for i := 0; i < ix.NumModules(); i++ {
 			ix.Module(i)
 		}
