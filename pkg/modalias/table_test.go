@@ -334,34 +334,56 @@ func TestNewTableRejectsCorruption(t *testing.T) {
 	}
 }
 
-// FuzzNewTable feeds corrupted meta.pb match tables to NewTable: it may refuse them, but
-// must neither panic nor hang, and a table it accepts must survive lookups.
+// fuzzTableEntries is a small pattern set that still has every kind of record: exact
+// patterns, scanned ones, and an anchored node with a gram table.
+func fuzzTableEntries() []Entry {
+	return append(anchoredEntries(), []Entry{{"pci:v*d*sv*sd*bc02sc00i*", 1, false},
+		{"fs-ext4", 2, true}, {"usb:v1d[0-2]*", 3, false}, {"fs-ext4", 4, false}}...)
+}
+
+// FuzzNewTable feeds corrupted match tables to NewTable: it may refuse them, but must neither
+// panic nor hang, and a table it accepts must survive lookups. The input is either a whole
+// encoded MatchTable, or a patch written over one array of a valid table (so that the
+// corrupted table passes the coarse checks and exercises the record checks and Lookup).
 func FuzzNewTable(f *testing.F) {
-	for _, entries := range [][]Entry{
-		{{"pci:v*d*sv*sd*bc02sc00i*", 1, false}, {"fs-ext4", 2, true}, {"usb:v1d[0-2]*", 3, false}},
-		anchoredEntries(),
-	} {
-		mt, err := Build(entries)
-		if err != nil {
-			f.Fatal(err)
-		}
-		data, err := proto.Marshal(mt)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
+	good, err := Build(fuzzTableEntries())
+	if err != nil {
+		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var mt spec.MatchTable
-		if err := proto.Unmarshal(data, &mt); err != nil {
-			return
+	data, err := proto.Marshal(good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data, uint8(0), uint32(0), []byte(nil))
+	f.Add([]byte(nil), uint8(1), uint32(12), []byte{0xff, 0xff, 0, 0})
+	f.Add([]byte(nil), uint8(2), uint32(28+24), []byte{1, 0, 0, 0})
+	f.Add([]byte(nil), uint8(3), uint32(4), []byte{0, 0x10, 0, 0})
+	f.Add([]byte(nil), uint8(4), uint32(20), []byte{0xff, 0xff, 0xff, 0x7f})
+	f.Fuzz(func(t *testing.T, data []byte, field uint8, off uint32, patch []byte) {
+		mt := proto.Clone(good).(*spec.MatchTable)
+		if field == 0 {
+			mt = &spec.MatchTable{}
+			if err := proto.Unmarshal(data, mt); err != nil {
+				return
+			}
+		} else {
+			arrays := []*[]byte{&mt.Strings, &mt.Nodes, &mt.Edges, &mt.Patterns, &mt.Grams}
+			a := arrays[int(field)%len(arrays)]
+			if int(field)/len(arrays)%2 == 1 && len(*a) > 0 {
+				*a = (*a)[:int(off)%len(*a)] // Truncate instead of patching.
+			} else if len(*a) > 0 {
+				b := slices.Clone(*a)
+				copy(b[int(off)%len(b):], patch)
+				*a = b
+			}
 		}
-		tab, err := NewTable(&mt)
+		tab, err := NewTable(mt)
 		if err != nil {
 			return
 		}
 		for _, alias := range []string{"", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00",
-			"fs_ext4", "of:NT(null)Cvendor3,chip21", "usb:v1d1x", strings.Repeat("a", 300)} {
+			"fs_ext4", "of:NT(null)Cvendor3,chip21", "of:NCvendor39,chip273Cvendor1,chip7", "usb:v1d1x",
+			strings.Repeat("a", 300), strings.Repeat("of:N", 100)} {
 			tab.Lookup(alias, nil)
 		}
 		for range tab.All() {
