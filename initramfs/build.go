@@ -44,7 +44,7 @@ var DefaultClasses = []string{"nic", "storage"}
 // DefaultFilesystems are the filesystems a local root is found on, with the code pages FAT
 // mounts by default; they are added to the default image by name (mkmeta -m).
 var DefaultFilesystems = []string{
-	"ext4", "xfs", "btrfs", "f2fs", "vfat", "msdos", "exfat", "isofs", "udf", "squashfs",
+	"ext4", "xfs", "btrfs", "vfat", "msdos", "exfat", "isofs", "udf", "squashfs",
 	"erofs", "overlay", "nls_cp437", "nls_ascii", "nls_utf8", "nls_iso8859-1",
 }
 
@@ -52,8 +52,8 @@ var DefaultFilesystems = []string{
 // out of the default image although their class selects them: storage reached over a fabric
 // or a network (Fibre Channel, iSCSI, NVMe over Fabrics, InfiniBand, network block devices),
 // device-mapper and MD (assembling them needs userspace the image does not ship), test and
-// ramdisk drivers, PCMCIA cards, cellular modems, and the large data-centre NIC families whose
-// drivers alone would double the image. Everything a dropped module is needed by is still
+// ramdisk drivers, PCMCIA cards, parallel SCSI adapters, USB network adapters, and the large
+// data-centre and SoC NIC families whose drivers alone would double the image. Everything a dropped module is needed by is still
 // pulled back in by mkmeta's dependency closure. DefaultDrop applies only to the default
 // selection; naming classes explicitly gets them whole.
 var DefaultDrop = []string{
@@ -75,17 +75,23 @@ var DefaultDrop = []string{
 	"kernel/drivers/block/brd*", "kernel/drivers/block/zram/*", "kernel/drivers/block/floppy*",
 	"kernel/drivers/scsi/pcmcia/*", "kernel/drivers/ata/pata_pcmcia*", "kernel/drivers/net/ethernet/*/*_cs.ko*",
 	"kernel/drivers/scsi/ch.ko*", "kernel/drivers/scsi/st.ko*",
-	// Cellular modems among the USB network drivers.
-	"kernel/drivers/net/usb/qmi_wwan*", "kernel/drivers/net/usb/cdc_mbim*", "kernel/drivers/net/usb/hso*",
-	"kernel/drivers/net/usb/sierra_net*", "kernel/drivers/net/usb/kalmia*", "kernel/drivers/net/usb/lg-vl600*",
-	"kernel/drivers/net/usb/huawei_cdc_ncm*", "kernel/drivers/net/usb/cdc-phonet*", "kernel/drivers/net/usb/ipheth*",
-	// Data-centre NIC families (25-200 GbE, SmartNICs).
+	// Parallel SCSI host adapters of the 1990s.
+	"kernel/drivers/scsi/aic7xxx/*", "kernel/drivers/scsi/sym53c8xx_2/*", "kernel/drivers/scsi/BusLogic*",
+	"kernel/drivers/scsi/advansys*", "kernel/drivers/scsi/initio*", "kernel/drivers/scsi/a100u2w*",
+	"kernel/drivers/scsi/dc395x*", "kernel/drivers/scsi/qla1280*", "kernel/drivers/scsi/atp870u*",
+	"kernel/drivers/scsi/am53c974*", "kernel/drivers/scsi/esp_scsi*", "kernel/drivers/scsi/wd719x*",
+	"kernel/drivers/scsi/dmx3191d*", "kernel/drivers/scsi/qlogicfas408*",
+	// USB network adapters and modems (a root reached over USB Ethernet needs a custom image).
+	"kernel/drivers/net/usb/*",
+	// Data-centre NIC families (25-200 GbE, SmartNICs) and SoC-only Ethernet.
 	"kernel/drivers/net/ethernet/mellanox/*", "kernel/drivers/net/ethernet/qlogic/*",
 	"kernel/drivers/net/ethernet/chelsio/*", "kernel/drivers/net/ethernet/sfc/*",
 	"kernel/drivers/net/ethernet/netronome/*", "kernel/drivers/net/ethernet/cavium/*",
 	"kernel/drivers/net/ethernet/huawei/*", "kernel/drivers/net/ethernet/brocade/*",
 	"kernel/drivers/net/ethernet/pensando/*", "kernel/drivers/net/ethernet/fungible/*",
-	"kernel/drivers/net/ethernet/intel/ice/*", "kernel/drivers/net/ethernet/broadcom/bnx2x/*",
+	"kernel/drivers/net/ethernet/intel/ice/*", "kernel/drivers/net/ethernet/intel/i40e/*",
+	"kernel/drivers/net/ethernet/broadcom/bnx2x/*", "kernel/drivers/net/ethernet/stmicro/*",
+	"kernel/drivers/net/ethernet/amd/xgbe/*",
 }
 
 // Options describe one image.

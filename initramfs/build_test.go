@@ -31,7 +31,11 @@ func TestMatchAny(t *testing.T) {
 		{"kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko", false},
 		{"kernel/drivers/net/ethernet/realtek/8139cp.ko", false},
 		{"kernel/drivers/net/vmxnet3/vmxnet3.ko", false},
-		{"kernel/drivers/net/usb/r8152.ko", false},
+		{"kernel/drivers/net/usb/r8152.ko", true},
+		{"kernel/drivers/scsi/aic7xxx/aic79xx.ko", true},
+		{"kernel/drivers/message/fusion/mptspi.ko", false},
+		{"kernel/drivers/scsi/vmw_pvscsi.ko", false},
+		{"kernel/drivers/net/ethernet/intel/iavf/iavf.ko", false},
 	} {
 		if got := matchAny(DefaultDrop, tc.p); got != tc.want {
 			t.Errorf("matchAny(DefaultDrop, %q) = %v, want %v", tc.p, got, tc.want)
