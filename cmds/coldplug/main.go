@@ -4,7 +4,7 @@
 // Synopsis:
 //
 //	coldplug [-v] [-n] [-json] [-timeout D] [-quiet D] [-watch] [-meta FILE] [-root DIR]
-//	         [-S RELEASE] [-j N] [-trace FILE] [-timeline]
+//	         [-S RELEASE] [-j N] [-trace FILE] [-timeline] [-cpuprofile FILE]
 //
 // Description:
 //
@@ -35,6 +35,7 @@
 //	-j N         at most N modules loading at once (default: the number of CPUs)
 //	-trace FILE  write the boot trace as Chrome trace-event JSON (chrome://tracing, Perfetto)
 //	-timeline    print the boot trace as a text chart
+//	-cpuprofile FILE  write coldplug's own CPU profile (go tool pprof) to FILE
 //
 // The exit status is 0 when coldplug finished (whatever single modules did), 2 when it stopped
 // at the time bound, and 1 when it could not run at all (no index, no sysfs).
@@ -50,6 +51,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -88,7 +90,7 @@ type env struct {
 type options struct {
 	verbose, dryRun, asJSON, watch, timeline bool
 	timeout, quiet                           time.Duration
-	meta, root, release, trace               string
+	meta, root, release, trace, cpuprofile   string
 	jobs                                     int
 }
 
@@ -108,8 +110,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	fs.IntVar(&o.jobs, "j", 0, "modules loading at once (default: number of CPUs)")
 	fs.StringVar(&o.trace, "trace", "", "write the boot trace as Chrome trace-event JSON to this file")
 	fs.BoolVar(&o.timeline, "timeline", false, "print the boot trace as a text chart")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write coldplug's CPU profile to this file")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s [-v] [-n] [-json] [-timeout D] [-quiet D] [-watch] [-meta FILE] [-root DIR] [-S RELEASE] [-j N] [-trace FILE] [-timeline]\n", name)
+		fmt.Fprintf(stderr, "usage: %s [-v] [-n] [-json] [-timeout D] [-quiet D] [-watch] [-meta FILE] [-root DIR] [-S RELEASE] [-j N] [-trace FILE] [-timeline] [-cpuprofile FILE]\n", name)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -124,6 +127,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	}
 	startUptime := uptime(o.root)
 	cpuStart := cpuTimes()
+	if o.cpuprofile != "" {
+		stop, err := startProfile(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	if o.release == "" {
 		r, err := uname()
@@ -242,6 +252,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 		return c.Watch(ctx)
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile into file and returns the function that ends it.
+func startProfile(file string) (func(), error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile %s: %w", file, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func writeTrace(file string, rep *coldplug.Report) error {

@@ -110,8 +110,11 @@ type Coldplug struct {
 	scans    []ScanRecord
 	evstats  EventStats
 	dirty    bool // a module was loaded since the last scan
-	lastScan time.Time
-	scanTook time.Duration // duration of the last scan
+	// eventsLive is true while uevents flow: rescans after loads are then unnecessary, as
+	// every device a load creates announces itself.
+	eventsLive bool
+	lastScan   time.Time
+	scanTook   time.Duration // duration of the last scan
 
 	results  chan aliasResult
 	events   chan eventMsg
@@ -149,13 +152,14 @@ func New(opts Options) (*Coldplug, error) {
 		opts.Parallel = 4 * runtime.GOMAXPROCS(0)
 	}
 	return &Coldplug{
-		opts:    opts,
-		devices: map[string]*Device{},
-		aliases: map[string]*aliasState{},
-		modules: map[string]*ModuleLoad{},
-		results: make(chan aliasResult),
-		events:  make(chan eventMsg, 256),
-		done:    make(chan struct{}),
+		opts:       opts,
+		eventsLive: opts.Events != nil,
+		devices:    map[string]*Device{},
+		aliases:    map[string]*aliasState{},
+		modules:    map[string]*ModuleLoad{},
+		results:    make(chan aliasResult),
+		events:     make(chan eventMsg, 256),
+		done:       make(chan struct{}),
 	}, nil
 }
 
@@ -244,6 +248,9 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 	timedOut := false
 	for stop == "" {
 		c.dispatch(ctx)
+		if c.eventsLive {
+			c.dirty = false
+		}
 		if c.dirty && (c.inflight == 0 || time.Since(c.lastScan) >= c.rescanInterval()) {
 			c.dirty = false
 			if n, _ := c.scan("after loads"); n > 0 {
@@ -276,7 +283,7 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			last = time.Now()
 		case m, ok := <-events:
 			if !ok {
-				events = nil
+				events, c.eventsLive, c.dirty = nil, false, true
 				break
 			}
 			if c.handleEvent(m) {
@@ -398,6 +405,7 @@ func (c *Coldplug) handleEvent(m eventMsg) bool {
 	case m.err != nil:
 		c.evstats.Errors = append(c.evstats.Errors, m.err.Error())
 		c.logf("uevents lost: %v; relying on sysfs rescans", m.err)
+		c.eventsLive, c.dirty = false, true
 		return false
 	}
 	c.evstats.Received++
@@ -559,7 +567,7 @@ func (c *Coldplug) Watch(ctx context.Context) error {
 	events := (<-chan eventMsg)(c.events)
 	for {
 		c.dispatch(ctx)
-		if c.inflight == 0 && c.dirty {
+		if c.inflight == 0 && c.dirty && !c.eventsLive {
 			c.dirty = false
 			c.scan("after loads")
 			continue
@@ -573,7 +581,7 @@ func (c *Coldplug) Watch(ctx context.Context) error {
 			c.record(r)
 		case m, ok := <-events:
 			if !ok {
-				events = nil
+				events, c.eventsLive = nil, false
 				continue
 			}
 			c.handleEvent(m)

@@ -131,6 +131,14 @@ func TestRunMachines(t *testing.T) {
 				if !withEvents && fromEvents != 0 {
 					t.Errorf("%d devices came from uevents with no event source", fromEvents)
 				}
+				// With uevents flowing, sysfs is walked only at the start and at the end.
+				if withEvents {
+					for _, s := range rep.Scans {
+						if s.Reason != "initial" && s.Reason != "final" {
+							t.Errorf("scan %q with live uevents: %+v", s.Reason, rep.Scans)
+						}
+					}
+				}
 				// The host bridge has no driver anywhere: reported as unmatched, not as a failure.
 				for _, d := range m.Final {
 					if strings.HasSuffix(d.Path, "0000:00:00.0") {
@@ -305,6 +313,23 @@ func TestOverflowRescans(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no overflow rescan that found the device: %+v", rep.Scans)
+	}
+}
+
+// TestEventsFailFallBackToRescans: when the event source breaks, the second stage is still
+// found, by rescans.
+func TestEventsFailFallBackToRescans(t *testing.T) {
+	m := loadMachine(t, "6.1-q35")
+	root := stage0(t, m)
+	l := newFakeLoader(t, m, root) // devices appear silently: l.events is nil
+	src := coldplugtest.NewSource()
+	src.SendErr(errors.New("recvmsg: bad file descriptor"))
+	rep := run(t, Options{Root: root, Loader: l, Events: src, Quiet: 50 * time.Millisecond}, 20*time.Second)
+	if sd, _ := module(rep, "sd_mod"); sd.Outcome != Loaded {
+		t.Errorf("sd_mod = %+v, want loaded by rescans after the event source failed", sd)
+	}
+	if len(rep.Events.Errors) != 1 {
+		t.Errorf("Events.Errors = %v, want the receive error", rep.Events.Errors)
 	}
 }
 

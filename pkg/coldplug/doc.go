@@ -12,8 +12,9 @@
 // Run scans <root>/sys/devices once, queues every distinct modalias, and loads what each
 // resolves to through a Loader, many at a time. Meanwhile it takes in "add" uevents that carry a
 // MODALIAS (the caller opens the uevent socket before Run, so nothing added after the scan is
-// missed), and after loads finish it scans sysfs again. When nothing has been loading and nothing
-// new has appeared for a quiet period, it scans one last time and stops. The caller's context
+// missed). Without uevents (no socket, or it failed) it rescans sysfs as loads finish instead.
+// When nothing has been loading and nothing new has appeared for a quiet period, it scans one
+// last time and stops. The caller's context
 // bounds the whole run, so a hanging driver cannot hang the boot: Run then returns a report that
 // names what was still loading. If the kernel dropped uevents (ENOBUFS), Run rescans.
 //

@@ -39,9 +39,16 @@ type ScanResult struct {
 	Took time.Duration
 }
 
-// skipDirs are attribute groups that every device has and that never contain devices; not
-// descending into them makes a walk of a large machine's sysfs markedly cheaper.
-var skipDirs = map[string]bool{"power": true}
+// skipDirs are directories that devices have but that never contain devices: attribute groups
+// and kobjects (power management, MSI vectors, block queues and their multiqueue contexts,
+// holders and slaves links, network queues and statistics, CPU caches and topology). Not
+// descending into them makes a walk of a large machine's sysfs markedly cheaper; every
+// device directory has a "power" group, for one.
+var skipDirs = map[string]bool{
+	"power": true, "msi_irqs": true, "queue": true, "mq": true, "holders": true, "slaves": true,
+	"integrity": true, "trace": true, "queues": true, "statistics": true, "cache": true,
+	"topology": true, "cpuidle": true, "cpufreq": true,
+}
 
 // Scan walks <root>/sys/devices and returns every device that has a modalias file. Symbolic
 // links are never followed: every device appears exactly once under /sys/devices, and the
@@ -56,7 +63,34 @@ func Scan(root string) (*ScanResult, error) {
 		return nil, fmt.Errorf("scan devices: %w (is sysfs mounted on %s?)", err, sys)
 	}
 	res := &ScanResult{}
-	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+	walk(top, res)
+	for i := range res.Devices {
+		d := &res.Devices[i]
+		dir := d.Path
+		d.Path = filepath.ToSlash(strings.TrimPrefix(dir, sys))
+		d.Subsystem = linkName(dir, "subsystem")
+		d.Source = "scan"
+	}
+	sort.Slice(res.Devices, func(i, j int) bool { return res.Devices[i].Path < res.Devices[j].Path })
+	res.Took = time.Since(start)
+	return res, nil
+}
+
+// addModalias records the device in dir whose modalias file held b.
+func (res *ScanResult) addModalias(dir string, b []byte) {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == 0) {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		return
+	}
+	res.Devices = append(res.Devices, Device{Path: dir, Modalias: string(b)})
+}
+
+// walkPortable is the walk for any operating system: filepath.WalkDir, which does not follow
+// symbolic links. Device.Path is left as the device's directory.
+func walkPortable(top string, res *ScanResult) {
+	filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			res.Errors++
 			if d != nil && d.IsDir() && p != top {
@@ -79,25 +113,9 @@ func Scan(root string) (*ScanResult, error) {
 			res.Errors++
 			return nil
 		}
-		alias := strings.TrimRight(string(b), "\n\x00")
-		if alias == "" {
-			return nil
-		}
-		dir := filepath.Dir(p)
-		res.Devices = append(res.Devices, Device{
-			Path:      filepath.ToSlash(strings.TrimPrefix(dir, sys)),
-			Modalias:  alias,
-			Subsystem: linkName(dir, "subsystem"),
-			Source:    "scan",
-		})
+		res.addModalias(filepath.Dir(p), b)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", top, err)
-	}
-	sort.Slice(res.Devices, func(i, j int) bool { return res.Devices[i].Path < res.Devices[j].Path })
-	res.Took = time.Since(start)
-	return res, nil
 }
 
 // linkName returns the last element of the symbolic link dir/name, or "" when there is none.

@@ -150,3 +150,55 @@ func TestScanMissingSysfs(t *testing.T) {
 		t.Errorf("Scan(empty dir) error = %v, want one asking whether sysfs is mounted", err)
 	}
 }
+
+// TestWalkersAgree: the walk used on this system and the portable one find the same devices,
+// on every captured machine and on the edge cases.
+func TestWalkersAgree(t *testing.T) {
+	roots := map[string]string{}
+	for _, name := range machines {
+		roots[name] = stage0(t, loadMachine(t, name))
+	}
+	for name, root := range roots {
+		t.Run(name, func(t *testing.T) {
+			top := filepath.Join(root, "sys/devices")
+			var fast, portable ScanResult
+			walk(top, &fast)
+			walkPortable(top, &portable)
+			sortDevices := func(ds []Device) []Device {
+				sort.Slice(ds, func(i, j int) bool { return ds[i].Path < ds[j].Path })
+				return ds
+			}
+			if diff := cmp.Diff(sortDevices(portable.Devices), sortDevices(fast.Devices)); diff != "" {
+				t.Errorf("walk and walkPortable disagree (-portable +walk):\n%s", diff)
+			}
+			if fast.Dirs != portable.Dirs || fast.Errors != portable.Errors {
+				t.Errorf("walk counted %d dirs %d errors, walkPortable %d dirs %d errors", fast.Dirs, fast.Errors, portable.Dirs, portable.Errors)
+			}
+			if len(fast.Devices) < 40 {
+				t.Errorf("walk found %d devices; the fixture has more", len(fast.Devices))
+			}
+		})
+	}
+}
+
+// BenchmarkScan measures a walk of this machine's own sysfs.
+func BenchmarkScan(b *testing.B) {
+	if _, err := os.Stat("/sys/devices"); err != nil {
+		b.Skip("no sysfs")
+	}
+	for _, tc := range []struct {
+		name string
+		walk func(string, *ScanResult)
+	}{{"walk", walk}, {"portable", walkPortable}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				var res ScanResult
+				tc.walk("/sys/devices", &res)
+				if len(res.Devices) == 0 {
+					b.Fatal("no devices")
+				}
+			}
+		})
+	}
+}
