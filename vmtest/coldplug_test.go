@@ -1,0 +1,225 @@
+package vmtest
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const coldplugcheckPkg = "github.com/kmodboot/kmodboot/vmtest/coldplugcheck"
+
+// coldplugImage is the default image (NIC, storage and filesystem modules) plus coldplugcheck
+// and busybox, whose sh and modprobe run the shell baseline of the benchmark.
+func coldplugImage(t *testing.T, k Kernel) string {
+	return Image(t, ImageOptions{Kernel: k, ExtraCommands: []string{coldplugcheckPkg},
+		ExtraFiles: []string{"/bin/busybox:bin/busybox"}})
+}
+
+// coldplugMachine has every NIC model and every disk model at once: five NICs and five disks,
+// three of them SCSI disks (virtio-scsi, ahci, PIIX IDE) that need sd_mod once their host
+// driver has created them.
+func coldplugMachine(t *testing.T, k Kernel, img string, args ...string) Machine {
+	var disks []Disk
+	for i, model := range DiskModels {
+		disks = append(disks, Disk{Model: model, Image: DataDisk(t, fmt.Sprintf("kmb-cp-%d", i))})
+	}
+	return Machine{
+		Kernel: k, Initramfs: img,
+		Append:  append([]string{"quiet", "rdinit=/bbin/coldplugcheck", "--"}, args...),
+		NICs:    NICModels,
+		Disks:   disks,
+		Timeout: 6 * time.Minute,
+	}
+}
+
+// coldplugDisks are the block devices coldplugMachine's disks become.
+const coldplugDisks = "vda,nvme0n1,sda,sdb,sdc"
+
+// coldplugExpect lists the drivers coldplug must load on coldplugMachine: every NIC's, every
+// disk controller's, sd_mod behind ahci, virtio_scsi and ata_piix, and virtio_net/virtio_blk/
+// virtio_scsi behind virtio_pci (a module in 6.1, built into 6.12).
+func coldplugExpect(series string) []string {
+	set := map[string]bool{"sd_mod": true}
+	for _, m := range nicDrivers {
+		set[m] = true
+	}
+	for _, ms := range diskDrivers {
+		for _, m := range ms {
+			set[m] = true
+		}
+	}
+	if series == "6.1" {
+		set["virtio_pci"] = true
+	}
+	return sortedKeys(set)
+}
+
+// virtioRNG is the modalias of QEMU's virtio-rng device, whose driver (virtio_rng) is not in
+// the image: coldplug must report it and go on.
+const virtioRNG = "virtio:d00000004v00001AF4"
+
+// virtioNetPCI is the virtio-net PCI function's modalias on the pc machine. With virtio_pci
+// built into 6.12 nothing in the index matches it, which coldplug must report as normal.
+const virtioNetPCI = "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"
+
+// TestColdplug boots each kernel with every NIC and disk model and a device whose driver is not
+// in the image, with coldplugcheck as the init, and requires every check to pass (see
+// vmtest/coldplugcheck). It saves coldplug's boot trace as build/vmtest/coldplug-trace-SERIES.json
+// (open it in https://ui.perfetto.dev or chrome://tracing) and its CPU profile as
+// build/vmtest/coldplug-cpu-SERIES.pprof.
+func TestColdplug(t *testing.T) {
+	skipShort(t)
+	// The virtio-rng device goes through VMTEST_QEMU_APPEND (Machine has no field for a
+	// device that is neither NIC nor disk), which rules out t.Parallel.
+	t.Setenv("VMTEST_QEMU_APPEND", "-device virtio-rng-pci")
+	for _, series := range []string{"6.1", "6.12"} {
+		t.Run(series, func(t *testing.T) {
+			k := FetchKernel(t, series)
+			img := coldplugImage(t, k)
+			unmatched := []string{virtioRNG}
+			if series == "6.12" {
+				unmatched = append(unmatched, virtioNetPCI)
+			}
+			vm, log := Boot(t, "coldplug-"+series, coldplugMachine(t, k, img,
+				"-mode=check", fmt.Sprintf("-nics=%d", len(NICModels)), "-disks="+coldplugDisks,
+				"-expect-modules="+strings.Join(coldplugExpect(series), ","),
+				"-expect-unmatched="+strings.Join(unmatched, ",")))
+			ok := log.Wait("KMODBOOT-CHECKS-DONE", 6*time.Minute)
+			if err := vm.Wait(); err != nil {
+				t.Errorf("VM exit: %v", err)
+			}
+			out := log.String()
+			for _, l := range log.Lines("KMODBOOT-CHECK ") {
+				t.Log(l)
+			}
+			for _, l := range append(log.Lines("KMODBOOT-COLDPLUG-USAGE"), log.Lines("coldplug: ")...) {
+				t.Log(l)
+			}
+			if b, ok := between(out, "KMODBOOT-TRACE-BEGIN\n", "\nKMODBOOT-TRACE-END"); ok {
+				save(t, "boot trace (open in https://ui.perfetto.dev)", "coldplug-trace-"+series+".json", []byte(b))
+			}
+			if b, ok := between(out, "KMODBOOT-PROFILE-BEGIN\n", "\nKMODBOOT-PROFILE-END"); ok {
+				if prof, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b)); err == nil {
+					save(t, "coldplug's CPU profile (go tool pprof -top)", "coldplug-cpu-"+series+".pprof", prof)
+				}
+			}
+			if !ok {
+				t.Fatalf("no KMODBOOT-CHECKS-DONE line: coldplugcheck did not finish")
+			}
+			for _, l := range log.Lines("KMODBOOT-CHECK FAIL") {
+				t.Errorf("%s", l)
+			}
+			if !regexp.MustCompile(`KMODBOOT-CHECKS-DONE pass=\d+ fail=0`).MatchString(out) {
+				t.Errorf("console has %q, want fail=0", log.Lines("KMODBOOT-CHECKS-DONE"))
+			}
+		})
+	}
+}
+
+// between returns the text of out between the markers begin and end.
+func between(out, begin, end string) (string, bool) {
+	i := strings.Index(out, begin)
+	if i < 0 {
+		return "", false
+	}
+	j := strings.Index(out[i:], end)
+	if j < 0 {
+		return "", false
+	}
+	return out[i+len(begin) : i+j], true
+}
+
+// save writes an artifact of a boot under build/vmtest.
+func save(t *testing.T, what, name string, b []byte) {
+	p := filepath.Join(RepoRoot(), "build", "vmtest", name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Errorf("save %s: %v", what, err)
+		return
+	}
+	t.Logf("%s: %s", what, p)
+}
+
+// benchResult is one KMODBOOT-COLDPLUG-BENCH line.
+type benchResult struct {
+	bound, done, user, system, kernelLoad float64
+}
+
+var benchRE = regexp.MustCompile(`KMODBOOT-COLDPLUG-BENCH method=(\S+) bound=([\d.]+) done=([\d.]+)(?: modules=\d+)?(?: user=([\d.]+) system=([\d.]+) kernel_load=([\d.]+))?`)
+
+func parseBench(out string) (benchResult, bool) {
+	m := benchRE.FindStringSubmatch(out)
+	if m == nil {
+		return benchResult{}, false
+	}
+	f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
+	return benchResult{bound: f(m[2]), done: f(m[3]), user: f(m[4]), system: f(m[5]), kernelLoad: f(m[6])}, true
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// TestColdplugBench boots the machine of TestColdplug (without the virtio-rng device) ROUNDS
+// times with each method, alternating, and logs the medians: the time from the start of
+// coldplug, or of the shell modprobe loop, until every NIC and disk exists, and until it
+// exits; and coldplug's user CPU time against the time the kernel spent in its load calls. It
+// runs only when KMODBOOT_VMBENCH names the number of rounds (make bench sets it); the kernel
+// series are KMODBOOT_VMBENCH_SERIES (default "6.1 6.12").
+func TestColdplugBench(t *testing.T) {
+	skipShort(t)
+	rounds, _ := strconv.Atoi(os.Getenv("KMODBOOT_VMBENCH"))
+	if rounds <= 0 {
+		t.Skip("set KMODBOOT_VMBENCH=ROUNDS to run the in-VM coldplug benchmark")
+	}
+	series := strings.Fields(os.Getenv("KMODBOOT_VMBENCH_SERIES"))
+	if len(series) == 0 {
+		series = []string{"6.1", "6.12"}
+	}
+	for _, s := range series {
+		t.Run(s, func(t *testing.T) {
+			k := FetchKernel(t, s)
+			img := coldplugImage(t, k)
+			res := map[string][]benchResult{}
+			for r := 0; r < rounds; r++ {
+				for _, method := range []string{"shell", "coldplug"} {
+					vm, log := Boot(t, fmt.Sprintf("bench-%s-%s-%d", s, method, r), coldplugMachine(t, k, img,
+						"-mode="+method, fmt.Sprintf("-nics=%d", len(NICModels)), "-disks="+coldplugDisks))
+					log.Wait("KMODBOOT-COLDPLUG-BENCH", 6*time.Minute)
+					vm.Wait()
+					for _, l := range log.Lines("KMODBOOT-COLDPLUG-BENCH") {
+						t.Log(l)
+					}
+					b, ok := parseBench(log.String())
+					if !ok {
+						t.Fatalf("%s round %d: no result; console:\n%s", method, r, log.String())
+					}
+					res[method] = append(res[method], b)
+				}
+			}
+			get := func(method string, f func(benchResult) float64) float64 {
+				var v []float64
+				for _, b := range res[method] {
+					v = append(v, f(b))
+				}
+				return median(v)
+			}
+			sb, cb := get("shell", func(b benchResult) float64 { return b.bound }), get("coldplug", func(b benchResult) float64 { return b.bound })
+			sd, cd := get("shell", func(b benchResult) float64 { return b.done }), get("coldplug", func(b benchResult) float64 { return b.done })
+			user, kl := get("coldplug", func(b benchResult) float64 { return b.user }), get("coldplug", func(b benchResult) float64 { return b.kernelLoad })
+			t.Logf("KMODBOOT-COLDPLUG-BENCH-RESULT series=%s rounds=%d all-bound: shell=%.3fs coldplug=%.3fs ratio=%.2f (goal <= 0.5); exit: shell=%.3fs coldplug=%.3fs ratio=%.2f; coldplug user CPU %.3fs vs kernel load calls %.3fs = %.1f%% (goal <= 10%%)",
+				s, rounds, sb, cb, cb/sb, sd, cd, cd/sd, user, kl, 100*user/kl)
+		})
+	}
+}

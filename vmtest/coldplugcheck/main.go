@@ -1,0 +1,390 @@
+//go:build linux
+
+// coldplugcheck runs inside a QEMU guest as the initramfs init and proves coldplug against a
+// real kernel, or times it against the shell loop initramfs scripts use.
+//
+// Synopsis:
+//
+//	coldplugcheck [-mode check|coldplug|shell] [-nics N] [-disks vda,sda,...]
+//	              [-expect-modules LIST] [-expect-unmatched LIST] [-poweroff]
+//
+// Description:
+//
+// It mounts /proc, /sys and /dev itself (nothing may load a module before it runs).
+//
+// -mode check runs `coldplug -json -timeline -trace FILE` and checks the result, one console
+// line per check and a final count:
+//
+//	KMODBOOT-CHECK ok NAME (DETAILS)
+//	KMODBOOT-CHECK FAIL NAME: WHY
+//	KMODBOOT-CHECKS-DONE pass=P fail=F
+//
+// The checks: coldplug finished within its bound with no failure; every -expect-modules module
+// is loaded; sd_mod was loaded for a scsi:t-0x00 disk and virtio_net for the virtio device
+// that virtio_pci created (second stage); every -expect-unmatched modalias is reported as
+// unmatched (a device whose driver is not in the image), without failing the run; the -nics
+// network interfaces and -disks block devices exist. It then prints coldplug's CPU time against
+// the kernel's, the Chrome trace between KMODBOOT-TRACE-BEGIN and KMODBOOT-TRACE-END, and
+// coldplug's CPU profile (base64) between KMODBOOT-PROFILE-BEGIN and KMODBOOT-PROFILE-END.
+//
+// -mode coldplug and -mode shell time one way of loading drivers, from its start until the
+// -nics interfaces and -disks block devices all exist ("bound") and until it exits ("done"):
+// coldplug, or the loop `for m in $(cat every modalias); do modprobe -b $m; done` repeated
+// until a pass finds no new modalias, run by busybox's sh and modprobe (the image must hold
+// /bin/busybox; modules.dep and modules.alias for it are made by busybox depmod first, untimed).
+// It prints
+//
+//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S [user=S system=S kernel_load=S loads=N user_pct=P]
+//
+// with times in seconds; the bracketed part is coldplug's own report.
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	mode            = flag.String("mode", "check", "check, coldplug or shell")
+	nics            = flag.Int("nics", 0, "network interfaces (besides lo) that must appear")
+	disks           = flag.String("disks", "", "comma-separated block devices that must appear (vda,sda,nvme0n1,...)")
+	expectModules   = flag.String("expect-modules", "", "comma-separated modules coldplug must load")
+	expectUnmatched = flag.String("expect-unmatched", "", "comma-separated modaliases coldplug must report as unmatched")
+	coldplugBin     = flag.String("coldplug", "/bbin/coldplug", "the coldplug binary")
+	busybox         = flag.String("busybox", "/bin/busybox", "busybox, for -mode shell")
+	timeout         = flag.Duration("timeout", 120*time.Second, "coldplug's -timeout, and the bench's bound")
+	poweroff        = flag.Bool("poweroff", os.Getpid() == 1, "power off at the end")
+)
+
+// report is the part of coldplug's -json report the checks read.
+type report struct {
+	Summary  string   `json:"summary"`
+	TimedOut bool     `json:"timed_out"`
+	Pending  []string `json:"pending"`
+	Aliases  []struct {
+		Modalias string   `json:"modalias"`
+		Status   string   `json:"status"`
+		Devices  []string `json:"devices"`
+		Modules  []string `json:"modules"`
+	} `json:"aliases"`
+	Modules []struct {
+		Module   string `json:"module"`
+		Outcome  string `json:"outcome"`
+		Modalias string `json:"modalias"`
+		Device   string `json:"device"`
+		Via      string `json:"via"`
+		Start    int64  `json:"start_ns"`
+		End      int64  `json:"end_ns"`
+	} `json:"modules"`
+	Usage struct {
+		User        int64   `json:"user_ns"`
+		System      int64   `json:"system_ns"`
+		KernelLoad  int64   `json:"kernel_load_ns"`
+		Loads       int     `json:"loads"`
+		UserPercent float64 `json:"user_percent_of_kernel_load"`
+	} `json:"usage"`
+	UptimeAtStart int64 `json:"uptime_at_start_ns"`
+}
+
+func main() {
+	flag.Parse()
+	mountAll()
+	switch *mode {
+	case "check":
+		check()
+	case "coldplug", "shell":
+		bench(*mode)
+	default:
+		fmt.Printf("KMODBOOT-CHECK FAIL setup: unknown -mode %q\n", *mode)
+	}
+	if *poweroff {
+		unix.Sync()
+		unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	}
+}
+
+func mountAll() {
+	for _, m := range []struct{ src, dst, typ string }{
+		{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}, {"devtmpfs", "/dev", "devtmpfs"}, {"tmpfs", "/tmp", "tmpfs"},
+	} {
+		os.MkdirAll(m.dst, 0o755)
+		if err := unix.Mount(m.src, m.dst, m.typ, 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+			fmt.Printf("coldplugcheck: mount %s: %v\n", m.dst, err)
+		}
+	}
+}
+
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// loadedModules returns the modules in /proc/modules.
+func loadedModules() map[string]bool {
+	out := map[string]bool{}
+	b, _ := os.ReadFile("/proc/modules")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			out[f[0]] = true
+		}
+	}
+	return out
+}
+
+// bound reports which of the wanted interfaces and disks are still missing.
+func missing() []string {
+	var out []string
+	ents, _ := os.ReadDir("/sys/class/net")
+	n := 0
+	for _, e := range ents {
+		if e.Name() != "lo" {
+			n++
+		}
+	}
+	if n < *nics {
+		out = append(out, fmt.Sprintf("%d of %d NICs", n, *nics))
+	}
+	for _, d := range list(*disks) {
+		if _, err := os.Stat(filepath.Join("/sys/block", d)); err != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+type checker struct{ pass, fail int }
+
+func (c *checker) ok(name, format string, args ...any) {
+	c.pass++
+	fmt.Printf("KMODBOOT-CHECK ok %s (%s)\n", name, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) bad(name, format string, args ...any) {
+	c.fail++
+	fmt.Printf("KMODBOOT-CHECK FAIL %s: %s\n", name, fmt.Sprintf(format, args...))
+}
+
+func check() {
+	var c checker
+	defer func() { fmt.Printf("KMODBOOT-CHECKS-DONE pass=%d fail=%d\n", c.pass, c.fail) }()
+	trace, profile := "/tmp/coldplug-trace.json", "/tmp/coldplug-cpu.pprof"
+	var stdout bytes.Buffer
+	cmd := exec.Command(*coldplugBin, "-json", "-timeline", "-trace", trace, "-cpuprofile", profile, "-timeout", timeout.String())
+	cmd.Stdout, cmd.Stderr = &stdout, os.Stdout
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	var rep report
+	if jerr := json.Unmarshal(stdout.Bytes(), &rep); jerr != nil {
+		c.bad("report", "coldplug -json gave no JSON (%v; exit %v)", jerr, err)
+		return
+	}
+	switch {
+	case err != nil:
+		c.bad("finished", "coldplug exit %v after %v: %s", err, took.Round(time.Millisecond), rep.Summary)
+	case rep.TimedOut:
+		c.bad("finished", "timed out with %v pending: %s", rep.Pending, rep.Summary)
+	case !strings.Contains(rep.Summary, " 0 failures,"):
+		c.bad("finished", "%s", rep.Summary)
+	default:
+		c.ok("finished", "%s; process %v", rep.Summary, took.Round(time.Millisecond))
+	}
+
+	loaded := loadedModules()
+	var absent []string
+	for _, m := range list(*expectModules) {
+		if !loaded[m] {
+			absent = append(absent, m)
+		}
+	}
+	if len(absent) > 0 {
+		c.bad("modules", "not loaded: %v", absent)
+	} else {
+		c.ok("modules", "%d expected modules loaded, %d modules in all", len(list(*expectModules)), len(loaded))
+	}
+
+	mods := map[string]int{}
+	for i, m := range rep.Modules {
+		mods[m.Module] = i
+	}
+	second := func(name, module, modalias string, hostOf func(dev string) bool, after string) {
+		i, ok := mods[module]
+		if !ok {
+			c.bad(name, "%s is not in coldplug's trace", module)
+			return
+		}
+		m := rep.Modules[i]
+		if m.Outcome != "loaded" || m.Modalias != modalias || !hostOf(m.Device) {
+			c.bad(name, "%s: outcome %s for %s (%s), want loaded for %s", module, m.Outcome, m.Modalias, m.Device, modalias)
+			return
+		}
+		if j, ok := mods[after]; ok && rep.Modules[j].Outcome == "loaded" && rep.Modules[j].Start > m.Start {
+			c.bad(name, "%s started before %s, which made its device", module, after)
+			return
+		}
+		c.ok(name, "%s loaded at +%.3fs for %s on %s", module, float64(m.Start)/1e9, modalias, m.Device)
+	}
+	if strings.Contains(*expectModules, "sd_mod") {
+		second("second-stage-scsi", "sd_mod", "scsi:t-0x00", func(d string) bool { return strings.Contains(d, "/host") }, "")
+	}
+	if strings.Contains(*expectModules, "virtio_net") {
+		second("second-stage-virtio", "virtio_net", "virtio:d00000001v00001AF4",
+			func(d string) bool { return strings.Contains(d, "/virtio") }, "virtio_pci")
+	}
+
+	status := map[string]string{}
+	for _, a := range rep.Aliases {
+		status[a.Modalias] = a.Status
+	}
+	for _, u := range list(*expectUnmatched) {
+		if status[u] != "unmatched" {
+			c.bad("unmatched", "%s has status %q, want unmatched (reported, not fatal)", u, status[u])
+		} else {
+			c.ok("unmatched", "%s reported as unmatched", u)
+		}
+	}
+
+	if m := missing(); len(m) > 0 {
+		c.bad("devices", "missing after coldplug: %v", m)
+	} else {
+		c.ok("devices", "%d NICs and disks %s present", *nics, *disks)
+	}
+
+	u := rep.Usage
+	fmt.Printf("KMODBOOT-COLDPLUG-USAGE user=%.3f system=%.3f kernel_load=%.3f loads=%d user_pct=%.1f\n",
+		float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent)
+	if b, err := os.ReadFile(trace); err == nil {
+		fmt.Printf("KMODBOOT-TRACE-BEGIN\n%s\nKMODBOOT-TRACE-END\n", bytes.TrimSpace(b))
+	}
+	if b, err := os.ReadFile(profile); err == nil {
+		fmt.Printf("KMODBOOT-PROFILE-BEGIN\n%s\nKMODBOOT-PROFILE-END\n", base64.StdEncoding.EncodeToString(b))
+	}
+}
+
+// shellLoop is the baseline: every modalias through modprobe, repeated until nothing is new.
+const shellLoop = `
+seen=" "
+while :; do
+	new=0
+	for m in $(find /sys/devices -name modalias -exec cat {} + | sort -u); do
+		case "$seen" in *" $m "*) continue ;; esac
+		seen="$seen$m "
+		new=1
+		modprobe -b -q "$m"
+	done
+	[ "$new" = 0 ] && break
+done
+`
+
+func bench(method string) {
+	var cmd *exec.Cmd
+	var stdout bytes.Buffer
+	switch method {
+	case "coldplug":
+		cmd = exec.Command(*coldplugBin, "-json", "-timeout", timeout.String())
+		cmd.Stdout, cmd.Stderr = &stdout, os.Stdout
+	case "shell":
+		bin, err := shellSetup()
+		if err != nil {
+			fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=shell: %v\n", err)
+			return
+		}
+		cmd = exec.Command(filepath.Join(bin, "sh"), "-c", shellLoop)
+		cmd.Env = []string{"PATH=" + bin}
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: %v\n", method, err)
+		return
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var boundAt, doneAt time.Duration
+	var exitErr error
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(*timeout)
+	for boundAt == 0 || doneAt == 0 {
+		select {
+		case exitErr = <-exited:
+			doneAt = time.Since(start)
+			exited = nil
+			if boundAt == 0 && len(missing()) == 0 {
+				boundAt = doneAt
+			}
+			if boundAt == 0 {
+				fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: exited (%v) after %.3fs with %v missing\n",
+					method, exitErr, doneAt.Seconds(), missing())
+				return
+			}
+		case <-tick.C:
+			if boundAt == 0 && len(missing()) == 0 {
+				boundAt = time.Since(start)
+			}
+		case <-deadline:
+			fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: not done after %v; missing %v\n", method, *timeout, missing())
+			return
+		}
+	}
+	line := fmt.Sprintf("KMODBOOT-COLDPLUG-BENCH method=%s bound=%.3f done=%.3f modules=%d", method,
+		boundAt.Seconds(), doneAt.Seconds(), len(loadedModules()))
+	if method == "coldplug" {
+		var rep report
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err == nil {
+			u := rep.Usage
+			line += fmt.Sprintf(" user=%.3f system=%.3f kernel_load=%.3f loads=%d user_pct=%.1f",
+				float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent)
+			fmt.Println(rep.Summary)
+		}
+	}
+	if exitErr != nil {
+		line += " exit=" + strconv.Quote(exitErr.Error())
+	}
+	fmt.Println(line)
+}
+
+// shellSetup makes a directory of busybox applets and, unless the image has them, modules.dep
+// and modules.alias for busybox's modprobe (busybox depmod). It is not timed.
+func shellSetup() (string, error) {
+	bin := "/tmp/bb"
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return "", err
+	}
+	for _, a := range []string{"sh", "find", "cat", "sort", "modprobe", "depmod"} {
+		os.Remove(filepath.Join(bin, a))
+		if err := os.Symlink(*busybox, filepath.Join(bin, a)); err != nil {
+			return "", err
+		}
+	}
+	var u unix.Utsname
+	unix.Uname(&u)
+	rel := unix.ByteSliceToString(u.Release[:])
+	if _, err := os.Stat(filepath.Join("/lib/modules", rel, "modules.alias")); err != nil {
+		out, err := exec.Command(filepath.Join(bin, "depmod")).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("busybox depmod: %v: %s", err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("/lib/modules", rel, "modules.alias")); err != nil {
+		return "", fmt.Errorf("no modules.alias for busybox modprobe after depmod: %v", err)
+	}
+	return bin, nil
+}
