@@ -127,13 +127,20 @@ func Build(entries []Entry) (*spec.MatchTable, error) {
 
 	root := buildTrie(es, 0)
 	b := &builder{texts: map[string]uint32{}}
-	// Number the nodes breadth first so that every node's children are consecutive.
+	// Number the nodes so that every node's children are consecutive, and place each
+	// children block right before the blocks of their own subtrees (depth first): a subtree
+	// then occupies one contiguous range of nodes, patterns and text, so the deep, rarely
+	// visited part of a lookup's path touches few cache lines.
 	order := []*trieNode{root}
-	for i := 0; i < len(order); i++ {
-		n := order[i]
+	var place func(n *trieNode)
+	place = func(n *trieNode) {
 		n.firstChild = len(order)
 		order = append(order, n.children...)
+		for _, c := range n.children {
+			place(c)
+		}
 	}
+	place(root)
 	if len(order) > math.MaxUint32/nodeSize {
 		return nil, fmt.Errorf("build match table: %d trie nodes is more than the table layout can hold", len(order))
 	}

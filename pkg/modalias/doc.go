@@ -27,7 +27,8 @@
 // labels are slices of those texts.
 //
 // nodes: 7 words per node, node 0 the root of a path-compressed radix trie over the
-// patterns' literal prefixes, numbered breadth first:
+// patterns' literal prefixes, numbered so that siblings are consecutive and each subtree is
+// one contiguous range (for cache locality):
 //
 //	0 labelOff    label = strings[labelOff : labelOff+labelLen], the bytes this node adds
 //	1 labelLen    to its parent's path (bits 0..15; 0 only for the root) and childCount
@@ -40,8 +41,8 @@
 //	5 scanCount     wildcard patterns tried one by one behind a prefilter;
 //	                the rest: wildcard patterns reached through the node's gram table
 //	6 gram        gramStart (bits 0..23) and gramBits (bits 24..31): the node's gram table
-//	              is slots gramStart .. gramStart+2^gramBits-1; unused without anchored
-//	              patterns
+//	              is slots gramStart .. gramStart+2^gramBits-1; 0 if and only if the node
+//	              has no anchored patterns
 //
 // edges: one byte per node, the first byte of its label (0 for the root).
 //

@@ -1,6 +1,7 @@
 package modalias
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -509,4 +510,15 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("Normalize is not idempotent on %q: %q, %v", got, again, err)
 		}
 	})
+}
+
+func TestNormalizeError(t *testing.T) {
+	_, err := Normalize("pci:v]x")
+	var ae *AliasError
+	if !errors.As(err, &ae) || !errors.Is(err, ErrInvalidAlias) || ae.Offset != 5 {
+		t.Fatalf("Normalize(%q) error = %v, want an *AliasError at offset 5 wrapping ErrInvalidAlias", "pci:v]x", err)
+	}
+	if want := `normalize alias "pci:v]x": ']' closes no '[' at offset 5`; err.Error() != want {
+		t.Errorf("Normalize error = %q, want %q", err.Error(), want)
+	}
 }

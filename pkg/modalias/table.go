@@ -112,7 +112,9 @@ func NewTable(mt *spec.MatchTable) (*Table, error) {
 		case patStart < prevPat || patStart > patEnd || patEnd > uint64(t.nPats) || exact+scan > patEnd-patStart:
 			return nil, corrupt("node %d: patterns [%d,%d) (%d exact, %d scanned) invalid for %d records",
 				i, patStart, patEnd, exact, scan, t.nPats)
-		case exact+scan < patEnd-patStart && (gramBits == 0 || gramBits > maxGramBits || gramStart+1<<gramBits > uint64(t.nSlots)):
+		case gw == 0 && exact+scan != patEnd-patStart:
+			return nil, corrupt("node %d: %d anchored patterns but no gram table", i, patEnd-patStart-exact-scan)
+		case gw != 0 && (gramBits == 0 || gramBits > maxGramBits || gramStart+1<<gramBits > uint64(t.nSlots)):
 			return nil, corrupt("node %d: gram table [%d,+2^%d) outside the %d slots", i, gramStart, gramBits, t.nSlots)
 		}
 		prevPat = patStart
@@ -196,11 +198,13 @@ func (t *Table) node(i int) node {
 		gramStart:  int(gw & (maxSlots - 1)),
 		gramBits:   uint(gw >> 24),
 	}
-	patEnd := t.nPats
-	if i+1 < t.nNodes {
-		patEnd = int(binary.LittleEndian.Uint32(t.nodes[(i+1)*nodeSize+12:]))
+	if gw != 0 { // Only nodes with anchored patterns have a gram table.
+		patEnd := t.nPats
+		if i+1 < t.nNodes {
+			patEnd = int(binary.LittleEndian.Uint32(t.nodes[(i+1)*nodeSize+12:]))
+		}
+		n.anchored = patEnd - n.patStart - n.exact - n.scan
 	}
-	n.anchored = patEnd - n.patStart - n.exact - n.scan
 	return n
 }
 
@@ -208,8 +212,7 @@ func (t *Table) node(i int) node {
 // already be normalized (see Normalize), and returns the extended slice. Hits come in table
 // order; a module appears once per pattern of it that matches.
 func (t *Table) Lookup(alias string, dst []Hit) []Hit {
-	var maskBuf [256]uint64
-	var masks []uint64 // masks[i]: the prefilter classes of alias[i:], computed on first need
+	var sm suffixMasks
 	cur, d := 0, 0
 	for {
 		n := t.node(cur)
@@ -221,20 +224,36 @@ func (t *Table) Lookup(alias string, dst []Hit) []Hit {
 			}
 		}
 		if n.scan+n.anchored > 0 {
-			if masks == nil {
-				masks = suffixMasks(alias, maskBuf[:0])
-			}
+			mask := sm.at(alias, d)
 			for p := n.patStart + n.exact; p < n.patStart+n.exact+n.scan; p++ {
-				dst = t.try(p, alias, d, masks, dst)
+				dst = t.try(p, alias, d, mask, dst)
 			}
 			if n.anchored > 0 {
-				dst = t.probe(n, alias, d, masks, dst)
+				if windows := len(alias) - d - gramLen + 1; windows > probeFactor*n.anchored {
+					// A long alias has more windows to hash than the node has patterns to try.
+					end := n.patStart + n.exact + n.scan + n.anchored
+					for p := n.patStart + n.exact + n.scan; p < end; p++ {
+						dst = t.try(p, alias, d, mask, dst)
+					}
+				} else if windows > 0 {
+					dst = t.probe(n, alias, d, mask, dst)
+				}
 			}
 		}
 		if d == len(alias) || n.childCount == 0 {
 			return dst
 		}
-		k := bytes.IndexByte(t.edges[n.firstChild:n.firstChild+n.childCount], alias[d])
+		edges, c, k := t.edges[n.firstChild:n.firstChild+n.childCount], alias[d], -1
+		if len(edges) <= 8 { // Most nodes have a few children; a call costs more.
+			for i, e := range edges {
+				if e == c {
+					k = i
+					break
+				}
+			}
+		} else {
+			k = bytes.IndexByte(edges, c)
+		}
 		if k < 0 {
 			return dst
 		}
@@ -248,30 +267,56 @@ func (t *Table) Lookup(alias string, dst []Hit) []Hit {
 	}
 }
 
-// suffixMasks returns, for every i in [0, len(s)], the prefilter classes of s[i:].
-func suffixMasks(s string, buf []uint64) []uint64 {
-	masks := buf
-	if cap(masks) < len(s)+1 {
-		masks = make([]uint64, len(s)+1)
+// probeFactor: a node's gram table is used when the alias has at most probeFactor 4-byte
+// windows per anchored pattern; otherwise trying each pattern is cheaper.
+const probeFactor = 4
+
+// suffixMasks answers "which prefilter classes occur in alias[d:]" without allocating:
+// checkpoints every 64 bytes hold the classes from there to the end.
+type suffixMasks struct {
+	cp    [MaxAliasLen/64 + 2]uint64 // cp[k]: classes of alias[64k:]
+	ready bool
+	long  bool // alias too long for the checkpoints: scan on every query
+}
+
+func (m *suffixMasks) at(s string, d int) uint64 {
+	if !m.ready {
+		m.ready = true
+		m.long = len(s)/64+1 >= len(m.cp)
+		if !m.long {
+			var acc uint64
+			for k := len(s) / 64; k >= 0; k-- {
+				for _, c := range []byte(s[64*k : min(len(s), 64*k+64)]) {
+					acc |= maskBit(c)
+				}
+				m.cp[k] = acc
+			}
+		}
 	}
-	masks = masks[:len(s)+1]
-	masks[len(s)] = 0
-	for i := len(s) - 1; i >= 0; i-- {
-		masks[i] = masks[i+1] | maskBit(s[i])
+	end := len(s)
+	var x uint64
+	if !m.long {
+		if c := (d + 63) / 64; 64*c < len(s) {
+			end, x = 64*c, m.cp[c]
+		}
 	}
-	return masks
+	for _, c := range []byte(s[d:end]) {
+		x |= maskBit(c)
+	}
+	return x
 }
 
 // try matches wildcard pattern record p against alias, whose first d bytes equal the
-// pattern's literal prefix (the trie walk checked them).
-func (t *Table) try(p int, alias string, d int, masks []uint64, dst []Hit) []Hit {
+// pattern's literal prefix (the trie walk checked them); have holds the prefilter classes of
+// alias[d:].
+func (t *Table) try(p int, alias string, d int, have uint64, dst []Hit) []Hit {
 	rec := t.pats[p*patternSize : p*patternSize+patternSize]
 	flags := binary.LittleEndian.Uint32(rec[12:])
 	if len(alias)-d < int(flags>>16) {
 		return dst
 	}
 	mask := uint64(binary.LittleEndian.Uint32(rec[16:])) | uint64(binary.LittleEndian.Uint32(rec[20:]))<<32
-	if mask&^masks[d] != 0 {
+	if mask&^have != 0 {
 		return dst
 	}
 	text, prefix := t.text(p)
@@ -292,7 +337,7 @@ func (t *Table) try(p int, alias string, d int, masks []uint64, dst []Hit) []Hit
 
 // probe tries the anchored patterns of node n: those filed under a 4-byte window of
 // alias[d:].
-func (t *Table) probe(n node, alias string, d int, masks []uint64, dst []Hit) []Hit {
+func (t *Table) probe(n node, alias string, d int, have uint64, dst []Hit) []Hit {
 	gramStart, gramBits := n.gramStart, n.gramBits
 	size := 1 << gramBits
 	var seenBuf [64]uint64
@@ -315,7 +360,7 @@ func (t *Table) probe(n node, alias string, d int, masks []uint64, dst []Hit) []
 					seen[s/64] |= 1 << (s % 64)
 					start := int(binary.LittleEndian.Uint32(slot[4:]))
 					for p := start; p < start+count; p++ {
-						dst = t.try(p, alias, d, masks, dst)
+						dst = t.try(p, alias, d, have, dst)
 					}
 				}
 				break
