@@ -112,11 +112,11 @@ func (o *Oracle) Resolve(moddir string, aliases []string) (map[string]Result, er
 }
 
 // BenchResult is libkmod's timing of a list of lookups. Durations are nanoseconds per
-// lookup: the median over rounds for each alias, timer overhead removed.
+// lookup: each alias's fastest of Rounds runs, timer overhead removed.
 type BenchResult struct {
 	Lookups, Rounds                         int
 	OverheadNs, MeanNs, P50Ns, P99Ns, MaxNs float64
-	// PerAlias holds each alias's median, in input order.
+	// PerAlias holds each alias's time, in input order.
 	PerAlias []float64
 	// Worst lists the slowest aliases, slowest first.
 	Worst []Timed
