@@ -13,10 +13,11 @@
 // kmod's precedence between module aliases and built-in aliases is the caller's business
 // (pkg/modindex): a Hit says whether it came from a built-in module.
 //
-// Known divergence: kmod's trie walk compares alias bytes as signed chars when it picks a
-// child node, so a literal prefix containing a byte >= 0x80 may or may not match in kmod
-// depending on the shape of its trie. This package compares bytes as bytes. No kernel
-// modalias contains such bytes.
+// Known divergence: bytes >= 0x80 in patterns are outside what kmod 30 handles. Its trie
+// code indexes children by signed char: depmod crashed (SIGSEGV) here on a set of built-in
+// aliases where such a byte sits at a branch of the trie, and libkmod's lookup may or may not
+// descend to such a branch. This package compares bytes as unsigned bytes throughout. No
+// kernel modalias contains such bytes.
 //
 // # Table layout
 //
