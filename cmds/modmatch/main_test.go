@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kmodboot/kmodboot/pkg/metabuild"
 	"github.com/kmodboot/kmodboot/pkg/modalias"
 	"github.com/kmodboot/kmodboot/spec"
 )
@@ -18,7 +19,7 @@ import (
 // writeIndex writes a small meta.pb: rtl8139's two drivers, a built-in with an alias, e1000.
 func writeIndex(t *testing.T) string {
 	t.Helper()
-	mt, err := modalias.Build([]modalias.Entry{
+	mt, err := metabuild.BuildMatchTable([]modalias.Entry{
 		{Pattern: "pci:v000010ECd00008139sv*sd*bc*sc*i*", Module: 0},
 		{Pattern: "pci:v000010ECd00008139sv*sd*bc*sc*i*", Module: 1},
 		{Pattern: "pci:v*d00008139sv000010ECsd00008139bc*sc*i*", Module: 1},

@@ -386,7 +386,7 @@ func (b *builder) index(keep []bool, selection []string) (*spec.Index, error) {
 		}
 	}
 	b.stats.Patterns = len(entries)
-	mt, err := modalias.Build(entries)
+	mt, err := BuildMatchTable(entries)
 	if err != nil {
 		return nil, fmt.Errorf("%s: build match table: %w", b.root, err)
 	}

@@ -28,7 +28,7 @@ func BenchmarkLookup(b *testing.B) {
 	var dst []Hit
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		dst = tab.Lookup(corpus[i%len(corpus)], dst[:0])
+		dst, _ = tab.Lookup(corpus[i%len(corpus)], dst[:0])
 	}
 }
 
@@ -51,13 +51,15 @@ func BenchmarkNewTable(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	data, err := proto.Marshal(mt)
+	data, err := proto.Marshal(toSpec(mt))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("validate", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := NewTable(mt); err != nil {
+			if tab, err := NewTable(mt); err != nil {
+				b.Fatal(err)
+			} else if err := tab.Validate(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -69,7 +71,7 @@ func BenchmarkNewTable(b *testing.B) {
 			if err := proto.Unmarshal(data, &m); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := NewTable(&m); err != nil {
+			if _, err := NewTable(fromSpec(&m)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -7,8 +7,6 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
-
-	"github.com/kmodboot/kmodboot/spec"
 )
 
 // Layout is the MatchTable.layout this package writes and reads (see the package doc).
@@ -70,7 +68,7 @@ type entry struct {
 // normalization (an unbalanced ']' or '['), so a builder that wants to warn about them
 // should call Normalize itself. Duplicate (pattern, module, built in) entries are kept once.
 // The result does not depend on the order of entries.
-func Build(entries []Entry) (*spec.MatchTable, error) {
+func Build(entries []Entry) (Arrays, error) {
 	es := make([]*entry, 0, len(entries))
 	type key struct {
 		text    string
@@ -98,7 +96,7 @@ func Build(entries []Entry) (*spec.MatchTable, error) {
 		es = append(es, ne)
 	}
 	if len(es) > math.MaxUint32/patternSize {
-		return nil, fmt.Errorf("build match table: %d patterns is more than the table layout can hold", len(es))
+		return Arrays{}, fmt.Errorf("build match table: %d patterns is more than the table layout can hold", len(es))
 	}
 	slices.SortFunc(es, func(a, b *entry) int {
 		if c := strings.Compare(a.text[:a.prefix], b.text[:b.prefix]); c != 0 {
@@ -142,7 +140,7 @@ func Build(entries []Entry) (*spec.MatchTable, error) {
 	}
 	place(root)
 	if len(order) > math.MaxUint32/nodeSize {
-		return nil, fmt.Errorf("build match table: %d trie nodes is more than the table layout can hold", len(order))
+		return Arrays{}, fmt.Errorf("build match table: %d trie nodes is more than the table layout can hold", len(order))
 	}
 	nodes := make([]byte, 0, len(order)*nodeSize)
 	edges := make([]byte, len(order))
@@ -185,15 +183,15 @@ func Build(entries []Entry) (*spec.MatchTable, error) {
 			uint64(n.firstChild), uint64(patStart), uint64(len(exact)), uint64(len(scan)),
 			uint64(gramStart) | uint64(gramBits)<<24} {
 			if w > math.MaxUint32 {
-				return nil, fmt.Errorf("build match table: node %d field %d overflows uint32", i, w)
+				return Arrays{}, fmt.Errorf("build match table: node %d field %d overflows uint32", i, w)
 			}
 			nodes = binary.LittleEndian.AppendUint32(nodes, uint32(w))
 		}
 	}
 	if uint64(len(b.pool)) > math.MaxUint32 || uint64(slotCount)*slotSize > math.MaxUint32 {
-		return nil, fmt.Errorf("build match table: %d bytes of pattern text or %d gram slots overflow the layout", len(b.pool), slotCount)
+		return Arrays{}, fmt.Errorf("build match table: %d bytes of pattern text or %d gram slots overflow the layout", len(b.pool), slotCount)
 	}
-	return &spec.MatchTable{
+	return Arrays{
 		Layout:       Layout,
 		Strings:      b.pool,
 		Nodes:        nodes,

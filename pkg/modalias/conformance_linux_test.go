@@ -89,7 +89,11 @@ func (m *kernelModel) resolve(raw string) (mods []string, errno int) {
 		return []string{alias}, 0
 	}
 	var modHits, builtinHits []string
-	for _, h := range m.table.Lookup(alias, nil) {
+	hits, err := m.table.Lookup(alias, nil)
+	if err != nil {
+		panic(err) // A table Build just made is never corrupt.
+	}
+	for _, h := range hits {
 		if h.Builtin {
 			builtinHits = append(builtinHits, m.names[h.Module])
 		} else {

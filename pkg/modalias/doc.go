@@ -21,8 +21,10 @@
 //
 // # Table layout
 //
-// Build turns entries into a spec.MatchTable; NewTable checks every offset in it once and
-// then reads the arrays in place. All integers are little-endian uint32 words. Layout 1:
+// Build turns entries into Arrays, the fields of meta.pb's MatchTable message (this package
+// does not import spec, so matching programs skip the protobuf set-up). NewTable reads the
+// arrays in place after checking only their sizes; Lookup checks the records it uses, and
+// Validate checks them all. All integers are little-endian uint32 words. Layout 1:
 //
 // strings: a byte pool. Pattern texts (normalized) are stored once per distinct text; node
 // labels are slices of those texts.
@@ -70,5 +72,7 @@
 // Lookup walks one trie path, so it only ever considers patterns whose literal prefix is a
 // prefix of the alias; large groups (1,756 "of:N*T*C..." patterns in Linux 6.1) are reached
 // through their gram tables. Fnmatch needs at most len(pattern)*len(alias) steps, never
-// exponential time. A corrupt table yields an error from NewTable, never a panic or a hang.
+// exponential time. A corrupt table yields an error from NewTable, Validate or Lookup, never a
+// panic or a hang: the walk only moves to later nodes, probes are bounded, and Lookup turns an
+// out-of-range offset into an ErrCorrupt error.
 package modalias

@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"strings"
 	"unsafe"
-
-	"github.com/kmodboot/kmodboot/spec"
 )
 
 // ErrCorrupt is wrapped by NewTable's errors for a table whose records point outside their
@@ -38,27 +37,37 @@ type Hit struct {
 	Builtin bool
 }
 
-// Table is a validated match table, read in place from a spec.MatchTable.
+// Arrays are a match table as meta.pb's MatchTable message stores it, field for field (the Go
+// names are those of spec.MatchTable). The package does not import spec: programs that only
+// match, such as modload and coldplug, then skip the protobuf descriptor set-up at start.
+type Arrays struct {
+	Layout       uint32
+	Strings      []byte
+	Nodes        []byte
+	Edges        []byte
+	Patterns     []byte
+	PatternCount uint32
+	Grams        []byte
+}
+
+// Table is a match table read in place from its Arrays.
 // It is immutable and safe for concurrent use.
 type Table struct {
 	str                    string // the strings pool, sharing memory with the MatchTable
 	nodes, edges, pats, gr []byte
 	nNodes, nPats, nSlots  int
-	moduleLimit            int
 }
 
-// NewTable validates mt and returns a Table that reads its arrays in place.
+// NewTable returns a Table that reads a's arrays in place, without copying or rebuilding
+// anything: every modload and coldplug process opens the whole table to answer a few lookups.
 //
-// Every offset and count is checked once here, in one sequential pass over the records and
-// without copying or rebuilding anything, so that Lookup can index the arrays without
-// further checks. (Semantic consistency, such as an edge byte equal to its label's first byte,
-// is not checked: a table that is inconsistent but in bounds gives wrong answers, never a
-// panic.) The Table keeps references to mt's byte slices: they must not be modified
-// afterwards.
-func NewTable(mt *spec.MatchTable) (*Table, error) {
-	if mt == nil {
-		return nil, fmt.Errorf("match table: missing: %w", ErrCorrupt)
-	}
+// NewTable checks only what costs nothing: the layout version and that the arrays' sizes fit
+// their record sizes. The records' offsets are checked where Lookup uses them (a corrupt
+// table makes Lookup return an ErrCorrupt error, never panic or loop), and Validate checks
+// them all at once, for tools that write or vet a table. The Table keeps references to a's
+// byte slices: they must not be modified afterwards.
+func NewTable(a Arrays) (*Table, error) {
+	mt := &a
 	if mt.Layout != Layout {
 		return nil, fmt.Errorf("match table layout %d, this kmodboot reads layout %d: rebuild meta.pb: %w",
 			mt.Layout, Layout, ErrLayout)
@@ -85,6 +94,17 @@ func NewTable(mt *spec.MatchTable) (*Table, error) {
 		return nil, corrupt("grams is %d bytes, not a multiple of %d", len(t.gr), slotSize)
 	}
 	t.nSlots = len(t.gr) / slotSize
+	return t, nil
+}
+
+// Validate checks every record of the table: offsets and counts inside their arrays, children
+// after their parents, patterns in node order. (Semantic consistency, such as an edge byte equal
+// to its label's first byte, is not checked: a table that is inconsistent but in bounds gives
+// wrong answers, never a panic.)
+func (t *Table) Validate() error {
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("match table: "+format+": %w; rebuild meta.pb", append(args, ErrCorrupt)...)
+	}
 	strLen := uint64(len(t.str))
 	prevPat := uint64(0)
 	for i := range t.nNodes {
@@ -104,55 +124,51 @@ func NewTable(mt *spec.MatchTable) (*Table, error) {
 		}
 		switch {
 		case labelOff+labelLen > strLen:
-			return nil, corrupt("node %d: label [%d,+%d) outside the %d-byte strings", i, labelOff, labelLen, strLen)
+			return corrupt("node %d: label [%d,+%d) outside the %d-byte strings", i, labelOff, labelLen, strLen)
 		case (i == 0) != (labelLen == 0):
-			return nil, corrupt("node %d: label length %d (only the root has an empty label)", i, labelLen)
+			return corrupt("node %d: label length %d (only the root has an empty label)", i, labelLen)
 		case childCount > 0 && (childCount > 256 || firstChild <= uint64(i) || firstChild+childCount > uint64(t.nNodes)):
-			return nil, corrupt("node %d: children [%d,+%d) invalid for %d nodes", i, firstChild, childCount, t.nNodes)
+			return corrupt("node %d: children [%d,+%d) invalid for %d nodes", i, firstChild, childCount, t.nNodes)
 		case patStart < prevPat || patStart > patEnd || patEnd > uint64(t.nPats) || exact+scan > patEnd-patStart:
-			return nil, corrupt("node %d: patterns [%d,%d) (%d exact, %d scanned) invalid for %d records",
+			return corrupt("node %d: patterns [%d,%d) (%d exact, %d scanned) invalid for %d records",
 				i, patStart, patEnd, exact, scan, t.nPats)
 		case gw == 0 && exact+scan != patEnd-patStart:
-			return nil, corrupt("node %d: %d anchored patterns but no gram table", i, patEnd-patStart-exact-scan)
+			return corrupt("node %d: %d anchored patterns but no gram table", i, patEnd-patStart-exact-scan)
 		case gw != 0 && (gramBits == 0 || gramBits > maxGramBits || gramStart+1<<gramBits > uint64(t.nSlots)):
-			return nil, corrupt("node %d: gram table [%d,+2^%d) outside the %d slots", i, gramStart, gramBits, t.nSlots)
+			return corrupt("node %d: gram table [%d,+2^%d) outside the %d slots", i, gramStart, gramBits, t.nSlots)
 		}
 		prevPat = patStart
 	}
-	maxModule := -1
 	for p := range t.nPats {
 		rec := t.pats[p*patternSize : p*patternSize+patternSize]
 		textOff := uint64(binary.LittleEndian.Uint32(rec[0:]))
 		lw := binary.LittleEndian.Uint32(rec[4:])
 		if textOff+uint64(lw&0xffff) > strLen || lw>>16 > lw&0xffff {
-			return nil, corrupt("pattern %d: text [%d,+%d) (prefix %d) outside the %d-byte strings", p, textOff, lw&0xffff, lw>>16, strLen)
+			return corrupt("pattern %d: text [%d,+%d) (prefix %d) outside the %d-byte strings", p, textOff, lw&0xffff, lw>>16, strLen)
 		}
-		maxModule = max(maxModule, int(binary.LittleEndian.Uint32(rec[8:])))
 	}
-	t.moduleLimit = maxModule + 1
 	for s := range t.nSlots {
 		rec := t.gr[s*slotSize : s*slotSize+slotSize]
 		start := uint64(binary.LittleEndian.Uint32(rec[4:]))
 		count := uint64(binary.LittleEndian.Uint32(rec[8:]))
 		if start+count > uint64(t.nPats) {
-			return nil, corrupt("gram slot %d: patterns [%d,+%d) outside the %d records", s, start, count, t.nPats)
+			return corrupt("gram slot %d: patterns [%d,+%d) outside the %d records", s, start, count, t.nPats)
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // Len returns the number of (pattern, module) records in the table.
 func (t *Table) Len() int { return t.nPats }
 
-// ModuleLimit returns one more than the largest module index the table refers to (0 for an
-// empty table), so a reader can check it against the number of modules it has.
-func (t *Table) ModuleLimit() int { return t.moduleLimit }
-
-// All yields every record of the table, in table order.
+// All yields every record of the table, in table order. On a corrupt table it stops before
+// the first record whose text lies outside the strings pool (Validate reports it).
 func (t *Table) All() iter.Seq[Hit] {
 	return func(yield func(Hit) bool) {
 		for p := range t.nPats {
-			if !yield(t.hit(p)) {
+			rec := t.pats[p*patternSize : p*patternSize+patternSize]
+			off, lw := uint64(binary.LittleEndian.Uint32(rec[0:])), binary.LittleEndian.Uint32(rec[4:])
+			if off+uint64(lw&0xffff) > uint64(len(t.str)) || !yield(t.hit(p)) {
 				return
 			}
 		}
@@ -211,7 +227,25 @@ func (t *Table) node(i int) node {
 // Lookup appends to dst every (pattern, module) pair whose pattern matches alias, which must
 // already be normalized (see Normalize), and returns the extended slice. Hits come in table
 // order; a module appears once per pattern of it that matches.
-func (t *Table) Lookup(alias string, dst []Hit) []Hit {
+//
+// The error is non-nil only for a corrupt table (it wraps ErrCorrupt): NewTable does not check
+// every record up front, so Lookup checks what it uses. The walk always moves to a later node,
+// so it ends; an offset outside its array is caught by Go's bounds checks, which Lookup turns
+// into that error instead of a crash.
+func (t *Table) Lookup(alias string, dst []Hit) (hits []Hit, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if re, ok := r.(runtime.Error); ok {
+				hits, err = dst, fmt.Errorf("match table: lookup of %q: %v: %w; rebuild meta.pb", alias, re, ErrCorrupt)
+				return
+			}
+			panic(r)
+		}
+	}()
+	return t.lookup(alias, dst)
+}
+
+func (t *Table) lookup(alias string, dst []Hit) ([]Hit, error) {
 	var sm suffixMasks
 	cur, d := 0, 0
 	for {
@@ -236,12 +270,18 @@ func (t *Table) Lookup(alias string, dst []Hit) []Hit {
 						dst = t.try(p, alias, d, mask, dst)
 					}
 				} else if windows > 0 {
+					if n.gramBits == 0 || n.gramBits > maxGramBits {
+						return dst, fmt.Errorf("match table: node %d: gram table of 2^%d slots: %w; rebuild meta.pb", cur, n.gramBits, ErrCorrupt)
+					}
 					dst = t.probe(n, alias, d, mask, dst)
 				}
 			}
 		}
 		if d == len(alias) || n.childCount == 0 {
-			return dst
+			return dst, nil
+		}
+		if n.firstChild <= cur {
+			return dst, fmt.Errorf("match table: node %d: children start at node %d: %w; rebuild meta.pb", cur, n.firstChild, ErrCorrupt)
 		}
 		edges, c, k := t.edges[n.firstChild:n.firstChild+n.childCount], alias[d], -1
 		if len(edges) <= 8 { // Most nodes have a few children; a call costs more.
@@ -255,13 +295,13 @@ func (t *Table) Lookup(alias string, dst []Hit) []Hit {
 			k = bytes.IndexByte(edges, c)
 		}
 		if k < 0 {
-			return dst
+			return dst, nil
 		}
 		cur = n.firstChild + k
 		rec := t.nodes[cur*nodeSize : cur*nodeSize+nodeSize]
 		labelOff, labelLen := int(binary.LittleEndian.Uint32(rec[0:])), int(binary.LittleEndian.Uint32(rec[4:])&0xffff)
 		if !strings.HasPrefix(alias[d:], t.str[labelOff:labelOff+labelLen]) {
-			return dst
+			return dst, nil
 		}
 		d += labelLen
 	}

@@ -147,7 +147,7 @@ func mustTable(t testing.TB, entries []Entry) *Table {
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	data, err := proto.Marshal(mt)
+	data, err := proto.Marshal(toSpec(mt))
 	if err != nil {
 		t.Fatalf("proto.Marshal: %v", err)
 	}
@@ -155,7 +155,10 @@ func mustTable(t testing.TB, entries []Entry) *Table {
 	if err := proto.Unmarshal(data, &back); err != nil {
 		t.Fatalf("proto.Unmarshal: %v", err)
 	}
-	tab, err := NewTable(&back)
+	tab, err := NewTable(fromSpec(&back))
+	if err == nil {
+		err = tab.Validate()
+	}
 	if err != nil {
 		t.Fatalf("NewTable: %v", err)
 	}
@@ -163,7 +166,10 @@ func mustTable(t testing.TB, entries []Entry) *Table {
 }
 
 func lookupSorted(tab *Table, alias string) []Hit {
-	hits := tab.Lookup(alias, nil)
+	hits, err := tab.Lookup(alias, nil)
+	if err != nil {
+		panic(fmt.Sprintf("Lookup(%q) on a valid table: %v", alias, err))
+	}
 	sortHits(hits)
 	return hits
 }
@@ -216,9 +222,6 @@ func TestLookup(t *testing.T) {
 	}
 	if got, want := tab.Len(), 11; got != want {
 		t.Errorf("Len() = %d, want %d (duplicates and bad patterns dropped)", got, want)
-	}
-	if got, want := tab.ModuleLimit(), 12; got != want {
-		t.Errorf("ModuleLimit() = %d, want %d", got, want)
 	}
 }
 
@@ -295,42 +298,48 @@ func TestNewTableRejectsCorruption(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		mutate func(mt *spec.MatchTable)
+		mutate func(mt *Arrays)
 		want   error
 	}{
-		{"layout", func(mt *spec.MatchTable) { mt.Layout = 2 }, ErrLayout},
-		{"no nodes", func(mt *spec.MatchTable) { mt.Nodes = nil }, ErrCorrupt},
-		{"ragged nodes", func(mt *spec.MatchTable) { mt.Nodes = mt.Nodes[:len(mt.Nodes)-1] }, ErrCorrupt},
-		{"edges short", func(mt *spec.MatchTable) { mt.Edges = mt.Edges[1:] }, ErrCorrupt},
-		{"pattern count", func(mt *spec.MatchTable) { mt.PatternCount++ }, ErrCorrupt},
-		{"label outside strings", func(mt *spec.MatchTable) { mt.Nodes = put(mt.Nodes, nodeWords+0, 1<<30) }, ErrCorrupt},
-		{"root label", func(mt *spec.MatchTable) { mt.Nodes = put(mt.Nodes, 1, 1) }, ErrCorrupt},
-		{"child is self", func(mt *spec.MatchTable) { mt.Nodes = put(mt.Nodes, 2, 0) }, ErrCorrupt},
-		{"too many children", func(mt *spec.MatchTable) { mt.Nodes = put(mt.Nodes, 1, 300<<16) }, ErrCorrupt},
-		{"children past end", func(mt *spec.MatchTable) { mt.Nodes = put(mt.Nodes, 1, 20<<16) }, ErrCorrupt},
-		{"patterns past end", func(mt *spec.MatchTable) { mt.Nodes = put(mt.Nodes, 4, 1000) }, ErrCorrupt},
-		{"patterns not in node order", func(mt *spec.MatchTable) { mt.Nodes = put(mt.Nodes, 3, 2) }, ErrCorrupt},
-		{"gram table missing", func(mt *spec.MatchTable) {
+		{"layout", func(mt *Arrays) { mt.Layout = 2 }, ErrLayout},
+		{"no nodes", func(mt *Arrays) { mt.Nodes = nil }, ErrCorrupt},
+		{"ragged nodes", func(mt *Arrays) { mt.Nodes = mt.Nodes[:len(mt.Nodes)-1] }, ErrCorrupt},
+		{"edges short", func(mt *Arrays) { mt.Edges = mt.Edges[1:] }, ErrCorrupt},
+		{"pattern count", func(mt *Arrays) { mt.PatternCount++ }, ErrCorrupt},
+		{"label outside strings", func(mt *Arrays) { mt.Nodes = put(mt.Nodes, nodeWords+0, 1<<30) }, ErrCorrupt},
+		{"root label", func(mt *Arrays) { mt.Nodes = put(mt.Nodes, 1, 1) }, ErrCorrupt},
+		{"child is self", func(mt *Arrays) { mt.Nodes = put(mt.Nodes, 2, 0) }, ErrCorrupt},
+		{"too many children", func(mt *Arrays) { mt.Nodes = put(mt.Nodes, 1, 300<<16) }, ErrCorrupt},
+		{"children past end", func(mt *Arrays) { mt.Nodes = put(mt.Nodes, 1, 20<<16) }, ErrCorrupt},
+		{"patterns past end", func(mt *Arrays) { mt.Nodes = put(mt.Nodes, 4, 1000) }, ErrCorrupt},
+		{"patterns not in node order", func(mt *Arrays) { mt.Nodes = put(mt.Nodes, 3, 2) }, ErrCorrupt},
+		{"gram table missing", func(mt *Arrays) {
 			// Make the last node's patterns count as anchored: it has no gram table.
 			last := len(mt.Nodes)/nodeSize - 1
 			mt.Nodes = put(mt.Nodes, last*nodeWords+4, 0)
 			mt.Nodes = put(mt.Nodes, last*nodeWords+5, 0)
 		}, ErrCorrupt},
-		{"pattern text", func(mt *spec.MatchTable) { mt.Patterns = put(mt.Patterns, 1, 1<<15) }, ErrCorrupt},
-		{"prefix longer than text", func(mt *spec.MatchTable) { mt.Patterns = put(mt.Patterns, 1, 5|1000<<16) }, ErrCorrupt},
-		{"ragged grams", func(mt *spec.MatchTable) { mt.Grams = []byte{1} }, ErrCorrupt},
+		{"pattern text", func(mt *Arrays) { mt.Patterns = put(mt.Patterns, 1, 1<<15) }, ErrCorrupt},
+		{"prefix longer than text", func(mt *Arrays) { mt.Patterns = put(mt.Patterns, 1, 5|1000<<16) }, ErrCorrupt},
+		{"ragged grams", func(mt *Arrays) { mt.Grams = []byte{1} }, ErrCorrupt},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			mt := proto.Clone(good).(*spec.MatchTable)
-			tc.mutate(mt)
-			if _, err := NewTable(mt); !errors.Is(err, tc.want) {
-				t.Errorf("NewTable(%s) = %v, want %v", tc.name, err, tc.want)
+			mt := cloneArrays(good)
+			tc.mutate(&mt)
+			tab, err := NewTable(mt)
+			if err == nil {
+				err = tab.Validate()
+			}
+			if !errors.Is(err, tc.want) {
+				t.Errorf("NewTable+Validate(%s) = %v, want %v", tc.name, err, tc.want)
 			}
 		})
 	}
-	if _, err := NewTable(good); err != nil {
+	if tab, err := NewTable(good); err != nil {
 		t.Errorf("NewTable(good) = %v", err)
+	} else if err := tab.Validate(); err != nil {
+		t.Errorf("Validate(good) = %v", err)
 	}
 }
 
@@ -350,7 +359,7 @@ func FuzzNewTable(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	data, err := proto.Marshal(good)
+	data, err := proto.Marshal(toSpec(good))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -360,12 +369,13 @@ func FuzzNewTable(f *testing.F) {
 	f.Add([]byte(nil), uint8(3), uint32(4), []byte{0, 0x10, 0, 0})
 	f.Add([]byte(nil), uint8(4), uint32(20), []byte{0xff, 0xff, 0xff, 0x7f})
 	f.Fuzz(func(t *testing.T, data []byte, field uint8, off uint32, patch []byte) {
-		mt := proto.Clone(good).(*spec.MatchTable)
+		mt := cloneArrays(good)
 		if field == 0 {
-			mt = &spec.MatchTable{}
-			if err := proto.Unmarshal(data, mt); err != nil {
+			var m spec.MatchTable
+			if err := proto.Unmarshal(data, &m); err != nil {
 				return
 			}
+			mt = fromSpec(&m)
 		} else {
 			arrays := []*[]byte{&mt.Strings, &mt.Nodes, &mt.Edges, &mt.Patterns, &mt.Grams}
 			a := arrays[int(field)%len(arrays)]
@@ -381,10 +391,15 @@ func FuzzNewTable(f *testing.F) {
 		if err != nil {
 			return
 		}
+		valid := tab.Validate() == nil
 		for _, alias := range []string{"", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00",
 			"fs_ext4", "of:NT(null)Cvendor3,chip21", "of:NCvendor39,chip273Cvendor1,chip7", "usb:v1d1x",
 			strings.Repeat("a", 300), strings.Repeat("of:N", 100)} {
-			tab.Lookup(alias, nil)
+			// A table Validate accepts must never make Lookup report corruption; any other
+			// table may, but must not panic or hang.
+			if _, err := tab.Lookup(alias, nil); err != nil && valid {
+				t.Fatalf("Lookup(%q) on a validated table: %v", alias, err)
+			}
 		}
 		for range tab.All() {
 		}
@@ -444,5 +459,36 @@ func TestMatchSimple(t *testing.T) {
 		if got, want := matchSimple(tc.p, tc.s), Fnmatch(tc.p, tc.s); got != want {
 			t.Errorf("matchSimple(%q, %q) = %v, Fnmatch says %v", tc.p, tc.s, got, want)
 		}
+	}
+}
+
+// toSpec and fromSpec convert between the package's Arrays and meta.pb's MatchTable message,
+// which has the same fields; the tests check the round trip through protobuf.
+func toSpec(a Arrays) *spec.MatchTable {
+	return &spec.MatchTable{Layout: a.Layout, Strings: a.Strings, Nodes: a.Nodes, Edges: a.Edges,
+		Patterns: a.Patterns, PatternCount: a.PatternCount, Grams: a.Grams}
+}
+
+func fromSpec(m *spec.MatchTable) Arrays {
+	return Arrays{Layout: m.GetLayout(), Strings: m.GetStrings(), Nodes: m.GetNodes(), Edges: m.GetEdges(),
+		Patterns: m.GetPatterns(), PatternCount: m.GetPatternCount(), Grams: m.GetGrams()}
+}
+
+func cloneArrays(a Arrays) Arrays {
+	return Arrays{Layout: a.Layout, Strings: slices.Clone(a.Strings), Nodes: slices.Clone(a.Nodes),
+		Edges: slices.Clone(a.Edges), Patterns: slices.Clone(a.Patterns), PatternCount: a.PatternCount,
+		Grams: slices.Clone(a.Grams)}
+}
+
+// TestArraysMatchSpec keeps Arrays and spec.MatchTable field for field alike, so that
+// modindex can fill Arrays from meta.pb without importing spec.
+func TestArraysMatchSpec(t *testing.T) {
+	a := Arrays{Layout: 1, Strings: []byte("s"), Nodes: []byte("n"), Edges: []byte("e"),
+		Patterns: []byte("p"), PatternCount: 2, Grams: []byte("g")}
+	if diff := cmp.Diff(a, fromSpec(toSpec(a))); diff != "" {
+		t.Errorf("Arrays round trip through spec.MatchTable (-want +got):\n%s", diff)
+	}
+	if got, want := (&spec.MatchTable{}).ProtoReflect().Descriptor().Fields().Len(), 7; got != want {
+		t.Errorf("spec.MatchTable has %d fields, Arrays has %d: keep them alike", got, want)
 	}
 }

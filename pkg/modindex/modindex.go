@@ -11,11 +11,8 @@ import (
 	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/kmodboot/kmodboot/pkg/modalias"
-	"github.com/kmodboot/kmodboot/spec"
 )
 
 // Index is an opened meta.pb. It is safe for concurrent use.
@@ -28,8 +25,8 @@ type Index struct {
 	raw      [][]byte // raw Module messages, in file order (sorted by name)
 	table    *modalias.Table
 
-	mu      sync.Mutex     // mu guards decoded.
-	decoded []*spec.Module // decoded[i] is raw[i] decoded on first use.
+	mu      sync.Mutex // mu guards decoded.
+	decoded []*Module  // decoded[i] is raw[i] decoded on first use.
 }
 
 // Match is one answer of Lookup or Resolve.
@@ -134,10 +131,10 @@ func Decode(data []byte, source string) (*Index, error) {
 	if !haveVersion {
 		return nil, fmt.Errorf("%s is not a meta.pb module index (no format version; is it another file?)", source)
 	}
-	if ix.version != spec.FormatVersion {
-		return nil, fmt.Errorf("module index %s has format version %d, this program reads version %d: rebuild it with this release's mkmeta", source, ix.version, spec.FormatVersion)
+	if ix.version != FormatVersion {
+		return nil, fmt.Errorf("module index %s has format version %d, this program reads version %d: rebuild it with this release's mkmeta", source, ix.version, FormatVersion)
 	}
-	mt, err := decodeInPlace(match)
+	mt, err := decodeMatchTable(match)
 	if err != nil {
 		return nil, corrupt(source, "match table: %v", err)
 	}
@@ -146,62 +143,66 @@ func Decode(data []byte, source string) (*Index, error) {
 		return nil, corrupt(source, "match table: %v", err)
 	}
 	ix.table = t
-	ix.decoded = make([]*spec.Module, len(ix.raw))
+	ix.decoded = make([]*Module, len(ix.raw))
 	return ix, nil
 }
 
-// decodeInPlace decodes a MatchTable whose bytes fields alias b instead of copying it, as
-// proto.Unmarshal would: the table is megabytes, and its arrays are used in place.
-func decodeInPlace(b []byte) (*spec.MatchTable, error) {
-	mt := new(spec.MatchTable)
-	m := mt.ProtoReflect()
-	fields := m.Descriptor().Fields()
+// decodeMatchTable reads a MatchTable message into modalias.Arrays whose byte fields alias b:
+// the table is megabytes, and its arrays are used in place. Field numbers are meta.proto's
+// (TestFieldNumbers keeps them in step).
+func decodeMatchTable(b []byte) (modalias.Arrays, error) {
+	var a modalias.Arrays
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, protowire.ParseError(n)
+			return a, protowire.ParseError(n)
 		}
 		b = b[n:]
-		fd := fields.ByNumber(num)
+		var bytesField *[]byte
+		var wordField *uint32
+		switch num {
+		case 1:
+			wordField = &a.Layout
+		case 2:
+			bytesField = &a.Strings
+		case 3:
+			bytesField = &a.Nodes
+		case 4:
+			bytesField = &a.Edges
+		case 5:
+			bytesField = &a.Patterns
+		case 6:
+			wordField = &a.PatternCount
+		case 7:
+			bytesField = &a.Grams
+		}
 		switch {
-		case fd != nil && fd.Cardinality() != protoreflect.Repeated && fd.Kind() == protoreflect.BytesKind && typ == protowire.BytesType:
+		case bytesField != nil && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return nil, fmt.Errorf("field %s: %v", fd.Name(), protowire.ParseError(n))
+				return a, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
 			}
-			m.Set(fd, protoreflect.ValueOfBytes(v))
-			b = b[n:]
-		case fd != nil && fd.Cardinality() != protoreflect.Repeated && typ == protowire.VarintType &&
-			(fd.Kind() == protoreflect.Uint32Kind || fd.Kind() == protoreflect.Uint64Kind):
+			*bytesField, b = v, b[n:]
+		case wordField != nil && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return nil, fmt.Errorf("field %s: %v", fd.Name(), protowire.ParseError(n))
+				return a, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
 			}
-			if fd.Kind() == protoreflect.Uint32Kind {
-				if v > 1<<32-1 {
-					return nil, fmt.Errorf("field %s: %d overflows uint32", fd.Name(), v)
-				}
-				m.Set(fd, protoreflect.ValueOfUint32(uint32(v)))
-			} else {
-				m.Set(fd, protoreflect.ValueOfUint64(v))
+			if v > 1<<32-1 {
+				return a, fmt.Errorf("field %d: %d overflows uint32", num, v)
 			}
-			b = b[n:]
-		default:
-			// Fields this reader does not use in place (or does not know) are decoded the
-			// ordinary way, so the function stays correct when MatchTable grows.
+			*wordField, b = uint32(v), b[n:]
+		case bytesField != nil || wordField != nil:
+			return a, fmt.Errorf("field %d has wire type %d", num, typ)
+		default: // A field of a later format: skip it.
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return nil, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
-			}
-			raw := protowire.AppendTag(nil, num, typ)
-			raw = append(raw, b[:n]...)
-			if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(raw, mt); err != nil {
-				return nil, err
+				return a, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
 			}
 			b = b[n:]
 		}
 	}
-	return mt, nil
+	return a, nil
 }
 
 // nameAt returns module i's name straight from its raw message, without decoding the rest.
@@ -236,6 +237,9 @@ func (ix *Index) nameAt(i int) string {
 // first use of each module, so that opening a 4,000-module index costs microseconds; tools that
 // write or vet an index call Validate.
 func (ix *Index) Validate() error {
+	if err := ix.table.Validate(); err != nil {
+		return fmt.Errorf("module index %s: %w", ix.source, err)
+	}
 	prev := ""
 	for i := range ix.raw {
 		name := ix.nameAt(i)
@@ -317,7 +321,7 @@ func (ix *Index) NumModules() int { return len(ix.raw) }
 func (ix *Index) Name(i int) string { return ix.nameAt(i) }
 
 // Module returns module i, decoding it on first use.
-func (ix *Index) Module(i int) (*spec.Module, error) {
+func (ix *Index) Module(i int) (*Module, error) {
 	if i < 0 || i >= len(ix.raw) {
 		return nil, fmt.Errorf("module index %s: no module %d (have %d)", ix.source, i, len(ix.raw))
 	}
@@ -326,8 +330,8 @@ func (ix *Index) Module(i int) (*spec.Module, error) {
 	if m := ix.decoded[i]; m != nil {
 		return m, nil
 	}
-	m := new(spec.Module)
-	if err := proto.Unmarshal(ix.raw[i], m); err != nil {
+	m, err := decodeModule(ix.raw[i])
+	if err != nil {
 		return nil, corrupt(ix.source, "module %d (%q): %v", i, ix.nameAt(i), err)
 	}
 	if m.GetName() == "" {
@@ -367,7 +371,10 @@ func (ix *Index) Lookup(alias string) ([]Match, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alias %q: %w", alias, err)
 	}
-	hits := ix.table.Lookup(norm, nil)
+	hits, err := ix.table.Lookup(norm, nil)
+	if err != nil {
+		return nil, fmt.Errorf("module index %s: %w", ix.source, err)
+	}
 	out := make([]Match, len(hits))
 	for i, h := range hits {
 		if int(h.Module) >= len(ix.raw) {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kmodboot/kmodboot/pkg/metabuild"
 	"github.com/kmodboot/kmodboot/pkg/modalias"
 	"github.com/kmodboot/kmodboot/spec"
 )
@@ -42,9 +43,9 @@ func testIndex(t testing.TB, edit func(*spec.Index)) []byte {
 		{Pattern: "net-pf-1", Module: 8, Builtin: true},
 		{Pattern: "crypto-crc32c", Module: 8, Builtin: true},
 	}
-	mt, err := modalias.Build(entries)
+	mt, err := metabuild.BuildMatchTable(entries)
 	if err != nil {
-		t.Fatalf("modalias.Build: %v", err)
+		t.Fatalf("metabuild.BuildMatchTable: %v", err)
 	}
 	ix := &spec.Index{FormatVersion: spec.FormatVersion, KernelRelease: "6.1.0-99-amd64", Modules: mods, Match: mt}
 	if edit != nil {
@@ -212,7 +213,7 @@ func TestModuleRefuses(t *testing.T) {
 	}
 	raw = append(protoAppendString(protoAppendString(nil, 1, "aaa"), 8, ""), raw...)
 	raw = protoAppendString(raw, 2, "../../etc/evil.ko")
-	ix := &Index{source: "bad.pb", raw: [][]byte{raw}, decoded: make([]*spec.Module, 1)}
+	ix := &Index{source: "bad.pb", raw: [][]byte{raw}, decoded: make([]*Module, 1)}
 	if _, err := ix.Module(0); err == nil || !strings.Contains(err.Error(), "not a clean path") {
 		t.Errorf("Module(late evil path) = %v, want a refusal", err)
 	}
@@ -245,4 +246,52 @@ func FuzzDecode(f *testing.F) {
 		}
 		ix.Closure(all)
 	})
+}
+
+// TestFieldNumbers keeps the hand-written decoders in step with meta.proto: the package reads
+// meta.pb with protowire, by field number, so that it need not import the generated code.
+func TestFieldNumbers(t *testing.T) {
+	if FormatVersion != spec.FormatVersion {
+		t.Errorf("FormatVersion = %d, spec.FormatVersion = %d", FormatVersion, spec.FormatVersion)
+	}
+	for _, tc := range []struct {
+		msg  proto.Message
+		want map[string]protowire.Number
+	}{
+		{&spec.Index{}, map[string]protowire.Number{"format_version": 1, "kernel_release": 2, "vermagic": 3,
+			"modules": 4, "match": 5, "subset": 6, "selection": 7}},
+		{&spec.Module{}, map[string]protowire.Number{"name": 1, "path": 2, "builtin": 3, "depends": 4,
+			"softdep_pre": 5, "softdep_post": 6, "firmware": 7, "size": 8}},
+		{&spec.MatchTable{}, map[string]protowire.Number{"layout": 1, "strings": 2, "nodes": 3, "edges": 4,
+			"patterns": 5, "pattern_count": 6, "grams": 7}},
+	} {
+		fields := tc.msg.ProtoReflect().Descriptor().Fields()
+		got := map[string]protowire.Number{}
+		for i := 0; i < fields.Len(); i++ {
+			got[string(fields.Get(i).Name())] = fields.Get(i).Number()
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s field numbers changed; update the decoders (-want +got):\n%s",
+				tc.msg.ProtoReflect().Descriptor().Name(), diff)
+		}
+	}
+}
+
+// TestModuleRoundTrip decodes every field the generated code writes.
+func TestModuleRoundTrip(t *testing.T) {
+	want := &spec.Module{Name: "ext4", Path: "kernel/fs/ext4/ext4.ko", Builtin: false, Depends: []uint32{1, 300, 2},
+		SoftdepPre: []string{"crc32c", "x"}, SoftdepPost: []string{"y"}, Firmware: []string{"a.bin"}, Size: 1 << 40}
+	b, err := proto.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeModule(b)
+	if err != nil {
+		t.Fatalf("decodeModule: %v", err)
+	}
+	back := &spec.Module{Name: got.Name, Path: got.Path, Builtin: got.Builtin, Depends: got.Depends,
+		SoftdepPre: got.SoftdepPre, SoftdepPost: got.SoftdepPost, Firmware: got.Firmware, Size: got.Size}
+	if !proto.Equal(want, back) {
+		t.Errorf("decodeModule(Marshal(%v)) = %v", want, back)
+	}
 }

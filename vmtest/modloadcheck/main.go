@@ -43,7 +43,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kmodboot/kmodboot/pkg/kmod"
-	"github.com/kmodboot/kmodboot/pkg/modalias"
+	"github.com/kmodboot/kmodboot/pkg/metabuild"
 	"github.com/kmodboot/kmodboot/pkg/modindex"
 	"github.com/kmodboot/kmodboot/pkg/modinfo"
 	"github.com/kmodboot/kmodboot/spec"
@@ -434,7 +434,7 @@ func compressedTree() (kmod.Options, error) {
 		}
 		idx.Modules = append(idx.Modules, &spec.Module{Name: m.name, Path: rp, Size: uint64(len(data))})
 	}
-	mt, err := modalias.Build(nil)
+	mt, err := metabuild.BuildMatchTable(nil)
 	if err != nil {
 		return kmod.Options{}, err
 	}

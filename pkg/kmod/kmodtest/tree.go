@@ -13,6 +13,7 @@ import (
 	"github.com/ulikunitz/xz"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kmodboot/kmodboot/pkg/metabuild"
 	"github.com/kmodboot/kmodboot/pkg/modalias"
 	"github.com/kmodboot/kmodboot/spec"
 )
@@ -100,7 +101,7 @@ func WriteTree(root, release string, mods []Module) (string, error) {
 		}
 		ix.Modules = append(ix.Modules, sm)
 	}
-	mt, err := modalias.Build(entries)
+	mt, err := metabuild.BuildMatchTable(entries)
 	if err != nil {
 		return "", fmt.Errorf("kmodtest: build match table: %w", err)
 	}
