@@ -67,7 +67,7 @@ func TestMatrix(t *testing.T) {
 			img := Image(t, ImageOptions{Kernel: k})
 			for i, r := range matrixRows() {
 				r := r
-				name := fmt.Sprintf("root=%s,data=%s,nic=%s", r.root, r.data, strings.Join(r.nics, "+"))
+				name := fmt.Sprintf("root-%s_data-%s_nic-%s", r.root, r.data, strings.Join(r.nics, "+"))
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
 					bootRow(t, k, img, i, r)

@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -12,8 +13,10 @@ import (
 )
 
 // QEMUCommand is the emulator and its fixed arguments: TCG only (KVM hangs on our machines),
-// 1 GiB, the pc machine (its PIIX IDE is the "ide" disk model), no default devices.
-const QEMUCommand = "qemu-system-x86_64 -accel tcg -m 1G -machine pc -nodefaults -serial mon:stdio -no-reboot"
+// 1 GiB, the pc machine (its PIIX IDE is the "ide" disk model), no default devices. -cpu max
+// gives the guest RDRAND: without it the kernel's CRNG is not ready under TCG for minutes and
+// getrandom(2), which the DHCP client needs for its transaction ID, blocks.
+const QEMUCommand = "qemu-system-x86_64 -accel tcg -cpu max -m 1G -machine pc -nodefaults -serial mon:stdio -no-reboot"
 
 // NICModels are the network cards of the matrix, as QEMU -device names.
 var NICModels = []string{"virtio-net-pci", "e1000", "e1000e", "rtl8139", "vmxnet3"}
@@ -58,7 +61,9 @@ func (m Machine) Args() ([]string, error) {
 	}
 	ide := false
 	for i, d := range m.Disks {
-		a = append(a, "-drive", fmt.Sprintf("if=none,id=d%d,file=%s,format=raw,snapshot=on", i, d.Image))
+		// QEMU option values escape ',' by doubling it.
+		file := strings.ReplaceAll(d.Image, ",", ",,")
+		a = append(a, "-drive", fmt.Sprintf("if=none,id=d%d,file=%s,format=raw,snapshot=on", i, file))
 		switch d.Model {
 		case "virtio-blk":
 			a = append(a, "-device", fmt.Sprintf("virtio-blk-pci,drive=d%d", i))
@@ -107,6 +112,16 @@ func Boot(t testing.TB, name string, m Machine) (*qemu.VM, *Log) {
 		qemu.ArbitraryArgs(args...),
 		qemu.WithVMTimeout(timeout),
 		qemu.WithSerialOutput(log),
+		// Let Log.Wait return as soon as QEMU is gone instead of waiting out its timeout.
+		// VMExited fires after the process's output has been copied.
+		qemu.WithTask(func(ctx context.Context, n *qemu.Notifications) error {
+			select {
+			case <-n.VMExited:
+			case <-ctx.Done():
+			}
+			log.Close()
+			return nil
+		}),
 	)
 	if cl := strings.Join(vm.Cmdline(), " "); kvmRE.MatchString(cl) {
 		vm.Kill()

@@ -390,6 +390,9 @@ func (k *kinit) network(ip *bootparam.IPConfig) {
 		k.staticIP(ifs[0], ip)
 		return
 	}
+	// u-root's DHCP client logs every lease as a multi-line packet dump; keep the first line.
+	log.SetOutput(firstLines{k.out})
+	defer log.SetOutput(os.Stderr)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -411,6 +414,18 @@ func (k *kinit) network(ip *bootparam.IPConfig) {
 		}
 		logf(k.out, "ip: %s: DHCP lease %s from %s after %.3fs", ifname, addr, server, time.Since(start).Seconds())
 	}
+}
+
+// firstLines writes only the first line of each log message.
+type firstLines struct{ w io.Writer }
+
+func (f firstLines) Write(p []byte) (int, error) {
+	line, _, _ := strings.Cut(string(p), "\n")
+	line, _, _ = strings.Cut(line, ": DHCPv4 Message")
+	if _, err := io.WriteString(f.w, line+"\n"); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func (k *kinit) staticIP(link netlink.Link, ip *bootparam.IPConfig) {

@@ -12,6 +12,7 @@
 //	id <token>          the boot's unique id, printed in the markers
 //	ipv4 <count>        at least this many interfaces must hold an IPv4 address
 //	data <label>        a disk with this ext4 label must exist and mount; its /MARKER is printed
+//	say <text>          print text first (make demo's greeting)
 //
 // It prints "rootinit: ..." lines with what it found (root mount, loaded modules, addresses),
 // then "KMODBOOT-ROOT-OK <id>" when every expectation holds or "KMODBOOT-ROOT-FAIL <id>:
@@ -54,10 +55,10 @@ func main() {
 }
 
 type expect struct {
-	id    string
-	ipv4  int
-	data  []string
-	lines []string
+	id   string
+	ipv4 int
+	data []string
+	say  []string
 }
 
 func readExpect(path string) (*expect, error) {
@@ -81,6 +82,8 @@ func readExpect(path string) (*expect, error) {
 			e.ipv4 = n
 		case "data":
 			e.data = append(e.data, val)
+		case "say":
+			e.say = append(e.say, val)
 		case "", "#":
 		default:
 			return nil, fmt.Errorf("%s: unknown key %q", path, key)
@@ -95,6 +98,9 @@ func check(out io.Writer) (string, []string) {
 	e, err := readExpect(expectFile)
 	if err != nil {
 		return "unknown", []string{fmt.Sprintf("read expectations: %v", err)}
+	}
+	for _, s := range e.say {
+		fmt.Fprintln(out, s)
 	}
 	fmt.Fprintf(out, "rootinit: pid %d, root %s\n", os.Getpid(), rootMount())
 	if os.Getpid() != 1 {
