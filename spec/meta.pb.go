@@ -160,9 +160,13 @@ type Module struct {
 	// firmware lists the firmware= file names the module may request, relative to /lib/firmware.
 	Firmware []string `protobuf:"bytes,7,rep,name=firmware,proto3" json:"firmware,omitempty"`
 	// size is the module file's size in bytes as stored (compressed size for .ko.xz etc.).
-	Size          uint64 `protobuf:"varint,8,opt,name=size,proto3" json:"size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Size uint64 `protobuf:"varint,8,opt,name=size,proto3" json:"size,omitempty"`
+	// builtin_unlisted is true for a built-in module that modules.builtin does not list: only its
+	// aliases are known, from modules.builtin.modinfo (debugfs, tracefs). Like kmod, readers then
+	// resolve its aliases ("fs-debugfs") but not its name.
+	BuiltinUnlisted bool `protobuf:"varint,9,opt,name=builtin_unlisted,json=builtinUnlisted,proto3" json:"builtin_unlisted,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Module) Reset() {
@@ -249,6 +253,13 @@ func (x *Module) GetSize() uint64 {
 		return x.Size
 	}
 	return 0
+}
+
+func (x *Module) GetBuiltinUnlisted() bool {
+	if x != nil {
+		return x.BuiltinUnlisted
+	}
+	return false
 }
 
 // MatchTable answers "which modules does this alias match?" with kmod's semantics: a pattern's
@@ -379,7 +390,7 @@ const file_meta_proto_rawDesc = "" +
 	"\amodules\x18\x04 \x03(\v2\x15.kmodboot.meta.ModuleR\amodules\x12/\n" +
 	"\x05match\x18\x05 \x01(\v2\x19.kmodboot.meta.MatchTableR\x05match\x12\x16\n" +
 	"\x06subset\x18\x06 \x01(\bR\x06subset\x12\x1c\n" +
-	"\tselection\x18\a \x03(\tR\tselection\"\xd8\x01\n" +
+	"\tselection\x18\a \x03(\tR\tselection\"\x83\x02\n" +
 	"\x06Module\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
@@ -389,7 +400,8 @@ const file_meta_proto_rawDesc = "" +
 	"softdepPre\x12!\n" +
 	"\fsoftdep_post\x18\x06 \x03(\tR\vsoftdepPost\x12\x1a\n" +
 	"\bfirmware\x18\a \x03(\tR\bfirmware\x12\x12\n" +
-	"\x04size\x18\b \x01(\x04R\x04size\"\xc1\x01\n" +
+	"\x04size\x18\b \x01(\x04R\x04size\x12)\n" +
+	"\x10builtin_unlisted\x18\t \x01(\bR\x0fbuiltinUnlisted\"\xc1\x01\n" +
 	"\n" +
 	"MatchTable\x12\x16\n" +
 	"\x06layout\x18\x01 \x01(\rR\x06layout\x12\x18\n" +

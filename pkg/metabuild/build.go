@@ -68,6 +68,7 @@ type mod struct {
 	name      string
 	path      string // relative to the module root; empty for a built-in module
 	builtin   bool
+	unlisted  bool // built in but not in modules.builtin: only its aliases resolve
 	info      *modinfo.Info
 	pre, post []string
 	deps      []int
@@ -168,7 +169,7 @@ func (b *builder) load() error {
 	if err != nil {
 		return err
 	}
-	builtins, err := readBuiltins(root)
+	builtins, listed, err := readBuiltins(root)
 	if err != nil {
 		return fmt.Errorf("%s: %w", root, err)
 	}
@@ -200,7 +201,7 @@ func (b *builder) load() error {
 			b.logf("module %s is listed as built in but %s exists; indexing the loadable module", name, winners[i].rel)
 			continue
 		}
-		b.mods = append(b.mods, &mod{name: name, builtin: true, info: info})
+		b.mods = append(b.mods, &mod{name: name, builtin: true, unlisted: !listed[name], info: info})
 	}
 	sort.Slice(b.mods, func(i, j int) bool { return b.mods[i].name < b.mods[j].name })
 	for i, m := range b.mods {
@@ -353,12 +354,13 @@ func (b *builder) index(keep []bool, selection []string) (*spec.Index, error) {
 				m.name, m.path, d))
 		}
 		sm := &spec.Module{
-			Name:        m.name,
-			Path:        m.path,
-			Builtin:     m.builtin,
-			SoftdepPre:  m.pre,
-			SoftdepPost: m.post,
-			Firmware:    m.info.Firmware,
+			Name:            m.name,
+			Path:            m.path,
+			Builtin:         m.builtin,
+			BuiltinUnlisted: m.unlisted,
+			SoftdepPre:      m.pre,
+			SoftdepPost:     m.post,
+			Firmware:        m.info.Firmware,
 		}
 		if !m.builtin {
 			sm.Size = uint64(m.info.Size)

@@ -12,14 +12,15 @@ import (
 )
 
 // readBuiltins returns the built-in modules of the tree at root, by name (see the package
-// documentation for which names count). Both files are optional.
-func readBuiltins(root string) (map[string]*modinfo.Info, error) {
+// documentation for which names count), and which of them modules.builtin lists. Both files
+// are optional.
+func readBuiltins(root string) (map[string]*modinfo.Info, map[string]bool, error) {
 	names := make(map[string]bool)
 	data, err := os.ReadFile(filepath.Join(root, "modules.builtin"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return nil, fmt.Errorf("read modules.builtin: %w", err)
+		return nil, nil, fmt.Errorf("read modules.builtin: %w", err)
 	default:
 		for _, line := range strings.Split(string(data), "\n") {
 			if line = strings.TrimSpace(line); line != "" {
@@ -33,11 +34,11 @@ func readBuiltins(root string) (map[string]*modinfo.Info, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return nil, fmt.Errorf("read modules.builtin.modinfo: %w", err)
+		return nil, nil, fmt.Errorf("read modules.builtin.modinfo: %w", err)
 	default:
 		parsed, err := modinfo.ParseBuiltin(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(root, "modules.builtin.modinfo"), err)
+			return nil, nil, fmt.Errorf("%s: %w", filepath.Join(root, "modules.builtin.modinfo"), err)
 		}
 		for name, info := range parsed {
 			if names[name] || len(info.Aliases) > 0 {
@@ -50,5 +51,5 @@ func readBuiltins(root string) (map[string]*modinfo.Info, error) {
 			infos[name] = &modinfo.Info{Name: name}
 		}
 	}
-	return infos, nil
+	return infos, names, nil
 }

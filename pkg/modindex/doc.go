@@ -16,6 +16,6 @@
 //
 // Resolve follows libkmod's kmod_module_new_from_lookup: the first source that yields anything
 // wins, in this order: a loadable module of that exact name, the aliases of loadable modules, the
-// aliases of built-in modules, the names of built-in modules. modprobe.d "alias" lines come before
+// names of built-in modules, the aliases of built-in modules. modprobe.d "alias" lines come before
 // all of these; they belong to the loader's configuration, not to the index.
 package modindex

@@ -385,36 +385,46 @@ func (ix *Index) Lookup(alias string) ([]Match, error) {
 	return out, nil
 }
 
-// Resolve answers a modprobe argument, a module name or an alias, in libkmod's order (see the
-// package documentation). It returns a *NotFoundError when nothing answers.
+// Resolve answers a modprobe argument, a module name or an alias, as libkmod's
+// kmod_module_new_from_lookup does (see the package documentation): the argument is
+// normalized, then the first of these that yields anything wins: a loadable module of that
+// name (never for an argument with ':', as in libkmod), the aliases of loadable modules, a
+// built-in module of that name, the aliases of built-in modules. It returns a *NotFoundError
+// when nothing answers, and an error for an argument that fails normalization.
 func (ix *Index) Resolve(nameOrAlias string) ([]Match, error) {
-	if i, ok := ix.ByName(nameOrAlias); ok {
-		if m, err := ix.Module(i); err != nil {
+	norm, err := modalias.Normalize(nameOrAlias)
+	if err != nil {
+		return nil, fmt.Errorf("alias %q: %w", nameOrAlias, err)
+	}
+	byName, named := ix.ByName(norm)
+	var m *Module
+	if named {
+		if m, err = ix.Module(byName); err != nil {
 			return nil, err
-		} else if !m.GetBuiltin() {
-			return []Match{{Module: i, Name: ix.nameAt(i)}}, nil
+		}
+		if !m.Builtin && !strings.Contains(norm, ":") {
+			return []Match{{Module: byName, Name: m.Name}}, nil
 		}
 	}
-	all, err := ix.Lookup(nameOrAlias)
+	all, err := ix.Lookup(norm)
 	if err != nil {
 		return nil, err
 	}
 	var mods, builtins []Match
-	for _, m := range all {
-		if m.Builtin {
-			builtins = append(builtins, m)
+	for _, h := range all {
+		if h.Builtin {
+			builtins = append(builtins, h)
 		} else {
-			mods = append(mods, m)
+			mods = append(mods, h)
 		}
 	}
 	switch {
 	case len(mods) > 0:
 		return mods, nil
+	case named && m.Builtin && !m.BuiltinUnlisted:
+		return []Match{{Module: byName, Name: m.Name, Builtin: true}}, nil
 	case len(builtins) > 0:
 		return builtins, nil
-	}
-	if i, ok := ix.ByName(nameOrAlias); ok {
-		return []Match{{Module: i, Name: ix.nameAt(i), Builtin: true}}, nil
 	}
 	return nil, &NotFoundError{Name: nameOrAlias, Source: ix.source, Subset: ix.subset}
 }

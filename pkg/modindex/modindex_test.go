@@ -261,7 +261,7 @@ func TestFieldNumbers(t *testing.T) {
 		{&spec.Index{}, map[string]protowire.Number{"format_version": 1, "kernel_release": 2, "vermagic": 3,
 			"modules": 4, "match": 5, "subset": 6, "selection": 7}},
 		{&spec.Module{}, map[string]protowire.Number{"name": 1, "path": 2, "builtin": 3, "depends": 4,
-			"softdep_pre": 5, "softdep_post": 6, "firmware": 7, "size": 8}},
+			"softdep_pre": 5, "softdep_post": 6, "firmware": 7, "size": 8, "builtin_unlisted": 9}},
 		{&spec.MatchTable{}, map[string]protowire.Number{"layout": 1, "strings": 2, "nodes": 3, "edges": 4,
 			"patterns": 5, "pattern_count": 6, "grams": 7}},
 	} {
@@ -280,7 +280,8 @@ func TestFieldNumbers(t *testing.T) {
 // TestModuleRoundTrip decodes every field the generated code writes.
 func TestModuleRoundTrip(t *testing.T) {
 	want := &spec.Module{Name: "ext4", Path: "kernel/fs/ext4/ext4.ko", Builtin: false, Depends: []uint32{1, 300, 2},
-		SoftdepPre: []string{"crc32c", "x"}, SoftdepPost: []string{"y"}, Firmware: []string{"a.bin"}, Size: 1 << 40}
+		SoftdepPre: []string{"crc32c", "x"}, SoftdepPost: []string{"y"}, Firmware: []string{"a.bin"}, Size: 1 << 40,
+		BuiltinUnlisted: true}
 	b, err := proto.Marshal(want)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +291,8 @@ func TestModuleRoundTrip(t *testing.T) {
 		t.Fatalf("decodeModule: %v", err)
 	}
 	back := &spec.Module{Name: got.Name, Path: got.Path, Builtin: got.Builtin, Depends: got.Depends,
-		SoftdepPre: got.SoftdepPre, SoftdepPost: got.SoftdepPost, Firmware: got.Firmware, Size: got.Size}
+		SoftdepPre: got.SoftdepPre, SoftdepPost: got.SoftdepPost, Firmware: got.Firmware, Size: got.Size,
+		BuiltinUnlisted: got.BuiltinUnlisted}
 	if !proto.Equal(want, back) {
 		t.Errorf("decodeModule(Marshal(%v)) = %v", want, back)
 	}

@@ -30,6 +30,9 @@ type Module struct {
 	Firmware []string
 	// Size is the module file's size in bytes.
 	Size uint64
+	// BuiltinUnlisted is true for a built-in module modules.builtin does not list: its aliases
+	// resolve, its name does not (as in kmod).
+	BuiltinUnlisted bool
 }
 
 // GetName returns m.Name, or "" for a nil m.
@@ -124,16 +127,19 @@ func decodeModule(b []byte) (*Module, error) {
 			case 7:
 				m.Firmware = append(m.Firmware, s)
 			}
-		case (num == 3 || num == 8) && typ == protowire.VarintType:
+		case (num == 3 || num == 8 || num == 9) && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return nil, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
 			}
 			b = b[n:]
-			if num == 3 {
+			switch num {
+			case 3:
 				m.Builtin = v != 0
-			} else {
+			case 8:
 				m.Size = v
+			case 9:
+				m.BuiltinUnlisted = v != 0
 			}
 		case num == 4 && typ == protowire.BytesType: // packed, as proto3 writes it
 			v, n := protowire.ConsumeBytes(b)
@@ -156,7 +162,7 @@ func decodeModule(b []byte) (*Module, error) {
 			}
 			m.Depends = append(m.Depends, uint32(d))
 			b = b[n:]
-		case num >= 1 && num <= 8:
+		case num >= 1 && num <= 9:
 			return nil, fmt.Errorf("field %d has wire type %d", num, typ)
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
