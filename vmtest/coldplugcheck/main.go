@@ -66,6 +66,7 @@ var (
 	busybox         = flag.String("busybox", "/bin/busybox", "busybox, for -mode shell")
 	timeout         = flag.Duration("timeout", 120*time.Second, "coldplug's -timeout, and the bench's bound")
 	poweroff        = flag.Bool("poweroff", os.Getpid() == 1, "power off at the end")
+	coldplugArgs    = flag.String("coldplug-args", "", "more arguments for coldplug, comma-separated")
 )
 
 // report is the part of coldplug's -json report the checks read.
@@ -186,7 +187,8 @@ func check() {
 	defer func() { fmt.Printf("KMODBOOT-CHECKS-DONE pass=%d fail=%d\n", c.pass, c.fail) }()
 	trace, profile := "/tmp/coldplug-trace.json", "/tmp/coldplug-cpu.pprof"
 	var stdout bytes.Buffer
-	cmd := exec.Command(*coldplugBin, "-json", "-timeline", "-trace", trace, "-cpuprofile", profile, "-timeout", timeout.String())
+	cmd := exec.Command(*coldplugBin, append([]string{"-json", "-timeline", "-trace", trace, "-cpuprofile", profile,
+		"-timeout", timeout.String()}, list(*coldplugArgs)...)...)
 	cmd.Stdout, cmd.Stderr = &stdout, os.Stdout
 	start := time.Now()
 	err := cmd.Run()
@@ -298,7 +300,7 @@ func bench(method string) {
 	var stdout bytes.Buffer
 	switch method {
 	case "coldplug":
-		cmd = exec.Command(*coldplugBin, "-json", "-timeout", timeout.String())
+		cmd = exec.Command(*coldplugBin, append([]string{"-json", "-timeout", timeout.String()}, list(*coldplugArgs)...)...)
 		cmd.Stdout, cmd.Stderr = &stdout, os.Stdout
 	case "shell":
 		bin, err := shellSetup()
