@@ -249,7 +249,7 @@ func (k *kinit) findRoot() (*blockid.Device, error) {
 	if p.Root.Kind == blockid.KindPath && strings.HasPrefix(p.Root.Value, "/dev/disk/") {
 		lines = append(lines, "this initramfs has no udev: /dev/disk/by-* links do not exist; use root=LABEL=, UUID= or PARTUUID=")
 	}
-	for _, l := range lines[1:] {
+	for _, l := range lines {
 		logf(k.out, "%s", l)
 	}
 	return nil, errors.New(lines[0])
