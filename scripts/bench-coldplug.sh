@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# bench-coldplug.sh — coldplug against the shell modprobe loop, inside QEMU guests.
+#
+# Boots the machine of vmtest's TestColdplug (five NIC models, five disk models, three of them
+# SCSI disks that need sd_mod) ROUNDS times per method, alternating, on each kernel series and
+# guest CPU count, with vmtest/coldplugcheck as init. Each boot times one method from its start
+# until every NIC and disk exists and until it exits: coldplug, or busybox sh running
+# `for m in $(cat every modalias); do modprobe -b $m; done` until a pass finds nothing new,
+# with busybox's modprobe. Prints the medians, the ratio coldplug/shell (goal: <= 0.5) and
+# coldplug's user CPU time against the kernel's time in its load calls (goal: <= 10%).
+#
+# Environment: ROUNDS (default 3), SERIES (default "6.1 6.12"), SMP (guest CPUs, default "1 2"),
+# COLDPLUG_ARGS (extra coldplug flags, comma-separated). Takes about a minute per boot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KMODBOOT_VMBENCH=${ROUNDS:-3} KMODBOOT_VMBENCH_SERIES=${SERIES:-"6.1 6.12"} KMODBOOT_VMBENCH_SMP=${SMP:-"1 2"} \
+	KMODBOOT_VMBENCH_COLDPLUG_ARGS=${COLDPLUG_ARGS:-} \
+	go test -count=1 -run '^TestColdplugBench$' -timeout 3h -v ./vmtest/ |
+	grep -E 'KMODBOOT-COLDPLUG-BENCH|^(---|ok|FAIL|PASS)' | sed 's/^ *coldplug_test.go:[0-9]*: //'
