@@ -51,13 +51,13 @@ check-generated:
 	mkdir -p build
 	cp spec/meta.pb.go build/meta.pb.go.checked-in
 	$(GO) generate ./spec
-	if ! cmp -s spec/meta.pb.go build/meta.pb.go.checked-in; then \
+	@if ! cmp -s spec/meta.pb.go build/meta.pb.go.checked-in; then \
 		diff -u build/meta.pb.go.checked-in spec/meta.pb.go | head -40 || true; \
 		cp build/meta.pb.go.checked-in spec/meta.pb.go; \
 		echo "check-generated: spec/meta.pb.go is stale: run 'go generate ./spec' and commit it" >&2; \
 		exit 1; \
 	fi
-	echo "check-generated: spec/meta.pb.go is up to date"
+	@echo "check-generated: spec/meta.pb.go is up to date"
 
 # Unit tests under the race detector; -short skips QEMU boots and the long conformance runs.
 race:
