@@ -6,6 +6,10 @@ GO ?= go
 
 # Kernel series of the image (scripts/fetch-kernel.sh 6.1|6.12); the Debian 6.1 kernel is the default.
 SERIES ?= 6.1
+# Or any unpacked kernel: KERNEL_DIR holds lib/modules/RELEASE (RELEASE may be left out when it
+# holds one release).
+KERNEL_DIR ?=
+RELEASE ?=
 # Module selection: default (nic,storage minus initramfs.DefaultDrop, plus root filesystems),
 # none, or a comma-separated class list given whole (e.g. nic,storage,fs).
 CLASSES ?= default
@@ -34,8 +38,9 @@ kernel:
 	scripts/fetch-kernel.sh $(SERIES)
 
 initramfs:
-	kdir=$$(scripts/fetch-kernel.sh $(SERIES) | tail -n 1); \
-	$(GO) run ./cmds/mkinitramfs -kernel "$$kdir" -class $(CLASSES) -compress $(COMPRESS) -o $(IMAGE)
+	kdir="$(KERNEL_DIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/fetch-kernel.sh $(SERIES) | tail -n 1); \
+	$(GO) run ./cmds/mkinitramfs -kernel "$$kdir" $(if $(RELEASE),-r $(RELEASE)) -class $(CLASSES) \
+		-compress $(COMPRESS) -o $(IMAGE)
 
 demo: deps initramfs
 	IMAGE=$(IMAGE) scripts/demo.sh $(SERIES)
