@@ -32,7 +32,8 @@
 //	-meta FILE   the index (default: ROOT/lib/modules/RELEASE/meta.pb)
 //	-root DIR    the directory that stands for / (sys, proc, lib/modules, modprobe.d)
 //	-S RELEASE   the kernel release (default: uname -r)
-//	-j N         at most N modules loading at once (default: the number of CPUs)
+//	-j N         at most N modules loading at once (default: the number of CPUs, at least 2,
+//	             so that one driver whose init hangs does not hold up the others)
 //	-trace FILE  write the boot trace as Chrome trace-event JSON (chrome://tracing, Perfetto)
 //	-timeline    print the boot trace as a text chart
 //	-cpuprofile FILE  write coldplug's own CPU profile (go tool pprof) to FILE
@@ -51,6 +52,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -107,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	fs.StringVar(&o.meta, "meta", "", "module index (default: ROOT/lib/modules/RELEASE/meta.pb)")
 	fs.StringVar(&o.root, "root", "/", "directory that stands for /")
 	fs.StringVar(&o.release, "S", "", "kernel release (default: uname -r)")
-	fs.IntVar(&o.jobs, "j", 0, "modules loading at once (default: number of CPUs)")
+	fs.IntVar(&o.jobs, "j", 0, "modules loading at once (default: number of CPUs, at least 2)")
 	fs.StringVar(&o.trace, "trace", "", "write the boot trace as Chrome trace-event JSON to this file")
 	fs.BoolVar(&o.timeline, "timeline", false, "print the boot trace as a text chart")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write coldplug's CPU profile to this file")
@@ -148,6 +150,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	ix, err := modindex.Open(o.meta)
 	if err != nil {
 		return err
+	}
+	if o.jobs <= 0 {
+		// At least two loads at once even on one CPU: a driver whose init hangs must not stop
+		// every other driver until the time bound.
+		o.jobs = max(runtime.GOMAXPROCS(0), 2)
 	}
 	l, err := kmod.New(kmod.Options{
 		Index:     ix,

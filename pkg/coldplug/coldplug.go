@@ -115,6 +115,7 @@ type Coldplug struct {
 	eventsLive bool
 	lastScan   time.Time
 	scanTook   time.Duration // duration of the last scan
+	scanned    bool          // the first scan is done
 
 	results  chan aliasResult
 	events   chan eventMsg
@@ -206,6 +207,7 @@ func (c *Coldplug) Run(ctx context.Context) (*Report, error) {
 	if _, err := c.scan("initial"); err != nil {
 		return nil, err
 	}
+	c.scanned = true
 	rep := c.loop(ctx)
 	return rep, nil
 }
@@ -352,7 +354,14 @@ func (c *Coldplug) addDevice(d Device) bool {
 		Status:   "queued",
 	}}
 	c.order = append(c.order, d.Modalias)
-	c.queue = append(c.queue, d.Modalias)
+	if c.scanned {
+		// A device that appeared after the first scan was created by a driver just loaded
+		// (a disk behind its controller, a virtio device behind virtio_pci): it is on the
+		// critical path to a usable machine, so it goes before what the first scan queued.
+		c.queue = append([]string{d.Modalias}, c.queue...)
+	} else {
+		c.queue = append(c.queue, d.Modalias)
+	}
 	return true
 }
 
@@ -563,6 +572,7 @@ func (c *Coldplug) Watch(ctx context.Context) error {
 	if c.start.IsZero() {
 		c.start = time.Now()
 	}
+	c.scanned = true
 	c.startReader()
 	events := (<-chan eventMsg)(c.events)
 	for {

@@ -475,6 +475,34 @@ func TestParallel(t *testing.T) {
 	}
 }
 
+// TestSecondStageFirst: a device that a load created is loaded for before the rest of what the
+// first scan found, as it is on the critical path (the disk behind a controller).
+func TestSecondStageFirst(t *testing.T) {
+	root := t.TempDir()
+	l := newFakeLoader(t, nil, root)
+	src := coldplugtest.NewSource()
+	for i, mod := range []string{"ahci", "e1000", "e1000e", "vmxnet3"} {
+		d := coldplugtest.Device{Path: fmt.Sprintf("/devices/pci0000:00/0000:00:%02x.0", i+1), Subsystem: "pci",
+			Modalias: fmt.Sprintf("pci:v00008086d%08Xsv00000000sd00000000bc01sc06i01", i)}
+		writeDevice(t, root, d)
+		l.table[d.Modalias] = []string{mod}
+	}
+	disk := "/devices/pci0000:00/0000:00:01.0/ata1/host0/target0:0:0/0:0:0:0"
+	l.table["scsi:t-0x00"] = []string{"sd_mod"}
+	l.onLoad = func(mod string) {
+		if mod == "ahci" {
+			writeDevice(t, root, coldplugtest.Device{Path: disk, Subsystem: "scsi", Modalias: "scsi:t-0x00"})
+			src.SendRaw([]byte("add@" + disk + "\x00ACTION=add\x00DEVPATH=" + disk + "\x00SUBSYSTEM=scsi\x00MODALIAS=scsi:t-0x00\x00SEQNUM=900\x00"))
+			time.Sleep(50 * time.Millisecond) // let the event arrive before ahci's load returns
+		}
+	}
+	run(t, Options{Root: root, Loader: l, Events: src, Quiet: 20 * time.Millisecond, Parallel: 1}, 10*time.Second)
+	want := []string{"ahci", "sd_mod", "e1000", "e1000e", "vmxnet3"}
+	if diff := cmp.Diff(want, l.calls); diff != "" {
+		t.Errorf("load order mismatch (-want +got):\n%s", diff)
+	}
+}
+
 // TestDependencies: modules pulled in as dependencies are in the trace with their Via.
 func TestDependencies(t *testing.T) {
 	root := t.TempDir()

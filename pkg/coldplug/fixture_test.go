@@ -62,6 +62,7 @@ type fakeLoader struct {
 	hang    map[string]chan struct{} // modalias -> blocks until closed (ignoring ctx)
 	resolve map[string]error         // modalias -> resolution error
 	dryRun  bool
+	onLoad  func(mod string) // called after each successful load
 
 	mu        sync.Mutex // mu guards everything below.
 	loaded    map[string]bool
@@ -123,6 +124,9 @@ func (l *fakeLoader) loadOne(ctx context.Context, mod string) ModuleResult {
 		if aerr := l.m.Appear(l.root, mod, l.events); aerr != nil {
 			l.t.Errorf("make the devices of %s appear: %v", mod, aerr)
 		}
+	}
+	if err == nil && l.onLoad != nil {
+		l.onLoad(mod)
 	}
 	l.mu.Lock()
 	l.active--
