@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kmodboot/kmodboot/initramfs"
 )
@@ -56,6 +57,8 @@ func Image(t testing.TB, o ImageOptions) string {
 	dir := filepath.Join(RepoRoot(), "build", "vmtest", "images")
 	out := filepath.Join(dir, key[:16]+"-"+o.Kernel.Series+".cpio.zst")
 	if _, err := os.Stat(out); err == nil {
+		now := time.Now()
+		os.Chtimes(out, now, now) // keep it from being pruned
 		t.Logf("image %s (cached)", out)
 		images.Store(key, out)
 		return out
@@ -90,7 +93,24 @@ func Image(t testing.TB, o ImageOptions) string {
 	}
 	t.Logf("image %s", res)
 	images.Store(key, out)
+	pruneImages(dir, out)
 	return out
+}
+
+// imageMaxAge is how long an unused cached image is kept: every source change makes new ones.
+const imageMaxAge = 24 * time.Hour
+
+// pruneImages removes cached images not used for imageMaxAge, except keep.
+func pruneImages(dir, keep string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		fi, err := e.Info()
+		if err != nil || p == keep || time.Since(fi.ModTime()) < imageMaxAge {
+			continue
+		}
+		os.Remove(p)
+	}
 }
 
 // logWriter sends build output to the test log.
