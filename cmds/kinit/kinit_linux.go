@@ -62,7 +62,9 @@ func run(out io.Writer) {
 		logf(out, "boot failed: %v", err)
 		k.rescue()
 		logf(out, "rescue shell left: retrying the boot")
-		k.params.Rescue = false
+		if k.params != nil {
+			k.params.Rescue = false
+		}
 	}
 }
 
