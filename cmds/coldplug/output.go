@@ -32,17 +32,21 @@ type usage struct {
 	// the kernel's work in finit_module, which runs in the calling thread.
 	User   time.Duration `json:"user_ns"`
 	System time.Duration `json:"system_ns"`
-	// KernelLoad is the sum of the durations of the load system calls (wall clock, summed over
-	// parallel loads) and Loads their number.
+	// KernelLoad is the sum of the durations of the load system calls (wall clock, counting
+	// parallel loads once each) and Loads their number.
 	KernelLoad time.Duration `json:"kernel_load_ns"`
 	Loads      int           `json:"loads"`
-	// UserPercent is User as a percentage of KernelLoad: coldplug's own overhead.
-	UserPercent float64 `json:"user_percent_of_kernel_load"`
+	// KernelBusy is how long at least one load system call was in progress.
+	KernelBusy time.Duration `json:"kernel_busy_ns"`
+	// UserPercent is User as a percentage of KernelBusy: coldplug's own overhead against the
+	// kernel's time loading modules for it.
+	UserPercent float64 `json:"user_percent_of_kernel_busy"`
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("CPU %v user + %v system; kernel load calls %v over %d loads (user CPU = %.1f%% of it)",
-		u.User.Round(time.Millisecond), u.System.Round(time.Millisecond), u.KernelLoad.Round(time.Millisecond), u.Loads, u.UserPercent)
+	return fmt.Sprintf("CPU %v user + %v system; load calls busy %v (%v summed over %d loads); user CPU = %.1f%% of the busy time",
+		u.User.Round(time.Millisecond), u.System.Round(time.Millisecond), u.KernelBusy.Round(time.Millisecond),
+		u.KernelLoad.Round(time.Millisecond), u.Loads, u.UserPercent)
 }
 
 func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time.Duration, cpuStart [2]time.Duration, socket func() any) *output {
@@ -57,6 +61,7 @@ func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time
 			User:       cpuEnd[0] - cpuStart[0],
 			System:     cpuEnd[1] - cpuStart[1],
 			KernelLoad: rep.KernelTime(),
+			KernelBusy: rep.KernelBusy(),
 		},
 	}
 	for _, m := range rep.Modules {
@@ -64,8 +69,8 @@ func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time
 			o.Usage.Loads++
 		}
 	}
-	if o.Usage.KernelLoad > 0 {
-		o.Usage.UserPercent = 100 * float64(o.Usage.User) / float64(o.Usage.KernelLoad)
+	if o.Usage.KernelBusy > 0 {
+		o.Usage.UserPercent = 100 * float64(o.Usage.User) / float64(o.Usage.KernelBusy)
 	}
 	if socket != nil {
 		o.Socket = socket()

@@ -596,6 +596,14 @@ func TestSummary(t *testing.T) {
 	if got, want := rep.KernelTime(), 37*time.Millisecond; got != want {
 		t.Errorf("KernelTime() = %v, want %v", got, want)
 	}
+	// x [0,10) z [5,25) y [0,5) w [0,2): busy from 0 to 25ms.
+	if got, want := rep.KernelBusy(), 25*time.Millisecond; got != want {
+		t.Errorf("KernelBusy() = %v, want %v", got, want)
+	}
+	rep.Modules = append(rep.Modules, ModuleLoad{Module: "u", Outcome: Loaded, Start: 30 * time.Millisecond, End: 40 * time.Millisecond})
+	if got, want := rep.KernelBusy(), 35*time.Millisecond; got != want {
+		t.Errorf("KernelBusy() with a gap = %v, want %v", got, want)
+	}
 }
 
 func TestLanes(t *testing.T) {

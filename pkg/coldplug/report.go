@@ -202,6 +202,32 @@ func (r *Report) KernelTime() time.Duration {
 	return t
 }
 
+// KernelBusy returns how long at least one load system call was in progress: the kernel's time
+// loading modules for coldplug, counting overlapping calls once (with parallel loads
+// KernelTime counts them once per call).
+func (r *Report) KernelBusy() time.Duration {
+	type span struct{ a, b time.Duration }
+	var spans []span
+	for _, m := range r.Modules {
+		if madeCall(m.Outcome) && m.End > m.Start {
+			spans = append(spans, span{m.Start, m.End})
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].a < spans[j].a })
+	var busy, end time.Duration
+	for _, s := range spans {
+		switch {
+		case s.a >= end:
+			busy += s.b - s.a
+			end = s.b
+		case s.b > end:
+			busy += s.b - end
+			end = s.b
+		}
+	}
+	return busy
+}
+
 // WriteDetails writes what -v prints after the run: failures, unmatched modaliases with their
 // devices, devices still without a driver, and unfinished loads.
 func (r *Report) WriteDetails(w io.Writer) {

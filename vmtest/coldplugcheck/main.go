@@ -34,7 +34,7 @@
 // /bin/busybox; modules.dep and modules.alias for it are made by busybox depmod first, untimed).
 // It prints
 //
-//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S [user=S system=S kernel_load=S loads=N user_pct=P]
+//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P]
 //
 // with times in seconds; the bracketed part is coldplug's own report.
 package main
@@ -93,8 +93,9 @@ type report struct {
 		User        int64   `json:"user_ns"`
 		System      int64   `json:"system_ns"`
 		KernelLoad  int64   `json:"kernel_load_ns"`
+		KernelBusy  int64   `json:"kernel_busy_ns"`
 		Loads       int     `json:"loads"`
-		UserPercent float64 `json:"user_percent_of_kernel_load"`
+		UserPercent float64 `json:"user_percent_of_kernel_busy"`
 	} `json:"usage"`
 	UptimeAtStart int64 `json:"uptime_at_start_ns"`
 }
@@ -270,8 +271,8 @@ func check() {
 	}
 
 	u := rep.Usage
-	fmt.Printf("KMODBOOT-COLDPLUG-USAGE user=%.3f system=%.3f kernel_load=%.3f loads=%d user_pct=%.1f\n",
-		float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent)
+	fmt.Printf("KMODBOOT-COLDPLUG-USAGE user=%.3f system=%.3f kernel_busy=%.3f kernel_load=%.3f loads=%d user_pct=%.1f\n",
+		float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelBusy)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent)
 	if b, err := os.ReadFile(trace); err == nil {
 		fmt.Printf("KMODBOOT-TRACE-BEGIN\n%s\nKMODBOOT-TRACE-END\n", bytes.TrimSpace(b))
 	}
@@ -352,8 +353,8 @@ func bench(method string) {
 		var rep report
 		if err := json.Unmarshal(stdout.Bytes(), &rep); err == nil {
 			u := rep.Usage
-			line += fmt.Sprintf(" user=%.3f system=%.3f kernel_load=%.3f loads=%d user_pct=%.1f",
-				float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent)
+			line += fmt.Sprintf(" user=%.3f system=%.3f kernel_busy=%.3f kernel_load=%.3f loads=%d user_pct=%.1f",
+				float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelBusy)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent)
 			fmt.Println(rep.Summary)
 		}
 	}
