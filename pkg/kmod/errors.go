@@ -46,6 +46,8 @@ func (e *LoadError) Is(target error) bool {
 	return target == ErrNoDevice && errors.Is(e.Err, syscall.ENODEV)
 }
 
+const signatureHint = "module signature rejected or missing: the kernel enforces module signatures; see dmesg"
+
 // Hint returns advice for an errno returned by finit_module or init_module, or "" when there is
 // nothing better to say than the errno's own text.
 func Hint(err error) string {
@@ -60,8 +62,8 @@ func Hint(err error) string {
 		return "invalid module format or parameter value: see dmesg"
 	case syscall.ENOEXEC:
 		return "not a module for this kernel: built for another kernel (wrong vermagic or architecture), or the file is corrupt; see dmesg"
-	case syscall.EKEYREJECTED, syscall.EBADMSG, syscall.ENOKEY:
-		return "module signature rejected or missing: the kernel enforces module signatures; see dmesg"
+	case syscall.EBADMSG:
+		return signatureHint
 	case syscall.ENODEV:
 		return "no such hardware: the driver found no device it handles"
 	case syscall.EPERM, syscall.EACCES:
@@ -76,6 +78,9 @@ func Hint(err error) string {
 		return "the module file is open for writing"
 	case syscall.EOPNOTSUPP:
 		return "the kernel cannot decompress this module"
+	}
+	if keyErrno(errno) {
+		return signatureHint
 	}
 	return ""
 }

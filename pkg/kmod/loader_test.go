@@ -181,7 +181,7 @@ func TestErrnoClassification(t *testing.T) {
 		{syscall.ENOENT, kmod.StateFailed, true, "see dmesg"},
 		{syscall.EINVAL, kmod.StateFailed, true, "see dmesg"},
 		{syscall.ENOEXEC, kmod.StateFailed, true, "built for another kernel"},
-		{syscall.EKEYREJECTED, kmod.StateFailed, true, "signature"},
+		{keyRejected, kmod.StateFailed, true, "signature"},
 		{syscall.EBADMSG, kmod.StateFailed, true, "signature"},
 		{syscall.ENODEV, kmod.StateFailed, true, "no such hardware"},
 		{syscall.EPERM, kmod.StateFailed, true, "CAP_SYS_MODULE"},
