@@ -10,8 +10,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/kmodboot/kmodboot/pkg/modalias"
 )
 
@@ -84,30 +82,30 @@ func Decode(data []byte, source string) (*Index, error) {
 	var haveVersion bool
 	b := data
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
-			return nil, corrupt(source, "bad field tag at byte %d: %v", len(data)-len(b), protowire.ParseError(n))
+			return nil, corrupt(source, "bad field tag at byte %d: %v", len(data)-len(b), errWire)
 		}
 		b = b[n:]
 		switch {
-		case num == 1 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+		case num == 1 && typ == varintType:
+			v, n := consumeVarint(b)
 			if n < 0 {
-				return nil, corrupt(source, "bad format_version: %v", protowire.ParseError(n))
+				return nil, corrupt(source, "bad format_version: %v", errWire)
 			}
 			ix.version, haveVersion, b = uint32(v), true, b[n:]
 			continue
-		case num == 6 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+		case num == 6 && typ == varintType:
+			v, n := consumeVarint(b)
 			if n < 0 {
-				return nil, corrupt(source, "bad subset flag: %v", protowire.ParseError(n))
+				return nil, corrupt(source, "bad subset flag: %v", errWire)
 			}
 			ix.subset, b = v != 0, b[n:]
 			continue
-		case typ == protowire.BytesType && (num == 2 || num == 3 || num == 4 || num == 5):
-			v, n := protowire.ConsumeBytes(b)
+		case typ == bytesType && (num == 2 || num == 3 || num == 4 || num == 5):
+			v, n := consumeBytes(b)
 			if n < 0 {
-				return nil, corrupt(source, "field %d runs past the end of the file: %v", num, protowire.ParseError(n))
+				return nil, corrupt(source, "field %d runs past the end of the file: %v", num, errWire)
 			}
 			b = b[n:]
 			switch num {
@@ -122,9 +120,9 @@ func Decode(data []byte, source string) (*Index, error) {
 			}
 			continue
 		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
+		n = skipValue(typ, b)
 		if n < 0 {
-			return nil, corrupt(source, "bad field %d: %v", num, protowire.ParseError(n))
+			return nil, corrupt(source, "bad field %d: %v", num, errWire)
 		}
 		b = b[n:]
 	}
@@ -153,9 +151,9 @@ func Decode(data []byte, source string) (*Index, error) {
 func decodeMatchTable(b []byte) (modalias.Arrays, error) {
 	var a modalias.Arrays
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
-			return a, protowire.ParseError(n)
+			return a, errWire
 		}
 		b = b[n:]
 		var bytesField *[]byte
@@ -177,16 +175,16 @@ func decodeMatchTable(b []byte) (modalias.Arrays, error) {
 			bytesField = &a.Grams
 		}
 		switch {
-		case bytesField != nil && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
+		case bytesField != nil && typ == bytesType:
+			v, n := consumeBytes(b)
 			if n < 0 {
-				return a, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
+				return a, fmt.Errorf("field %d: %v", num, errWire)
 			}
 			*bytesField, b = v, b[n:]
-		case wordField != nil && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+		case wordField != nil && typ == varintType:
+			v, n := consumeVarint(b)
 			if n < 0 {
-				return a, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
+				return a, fmt.Errorf("field %d: %v", num, errWire)
 			}
 			if v > 1<<32-1 {
 				return a, fmt.Errorf("field %d: %d overflows uint32", num, v)
@@ -195,9 +193,9 @@ func decodeMatchTable(b []byte) (modalias.Arrays, error) {
 		case bytesField != nil || wordField != nil:
 			return a, fmt.Errorf("field %d has wire type %d", num, typ)
 		default: // A field of a later format: skip it.
-			n := protowire.ConsumeFieldValue(num, typ, b)
+			n := skipValue(typ, b)
 			if n < 0 {
-				return a, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
+				return a, fmt.Errorf("field %d: %v", num, errWire)
 			}
 			b = b[n:]
 		}
@@ -211,19 +209,19 @@ func decodeMatchTable(b []byte) (modalias.Arrays, error) {
 func (ix *Index) nameAt(i int) string {
 	b := ix.raw[i]
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return ""
 		}
 		b = b[n:]
-		if num == 1 && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
+		if num == 1 && typ == bytesType {
+			v, n := consumeBytes(b)
 			if n < 0 {
 				return ""
 			}
 			return inPlace(v)
 		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
+		n = skipValue(typ, b)
 		if n < 0 {
 			return ""
 		}

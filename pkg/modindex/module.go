@@ -2,12 +2,10 @@ package modindex
 
 import (
 	"fmt"
-
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // FormatVersion is the meta.pb format version this package reads; it equals spec.FormatVersion
-// (a test keeps them equal). The package reads meta.pb with protowire instead of the generated
+// (a test keeps them equal). The package reads meta.pb with its own wire reader instead of the generated
 // spec types, so programs that only use an index skip the protobuf descriptor set-up at start.
 const FormatVersion = 1
 
@@ -99,19 +97,19 @@ func (m *Module) GetSize() uint64 {
 func decodeModule(b []byte) (*Module, error) {
 	m := new(Module)
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
-			return nil, protowire.ParseError(n)
+			return nil, errWire
 		}
 		b = b[n:]
 		switch {
 		case num == 1 || num == 2 || num == 5 || num == 6 || num == 7:
-			if typ != protowire.BytesType {
+			if typ != bytesType {
 				return nil, fmt.Errorf("field %d has wire type %d, want bytes", num, typ)
 			}
-			v, n := protowire.ConsumeBytes(b)
+			v, n := consumeBytes(b)
 			if n < 0 {
-				return nil, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
+				return nil, fmt.Errorf("field %d: %v", num, errWire)
 			}
 			b = b[n:]
 			s := inPlace(v)
@@ -127,10 +125,10 @@ func decodeModule(b []byte) (*Module, error) {
 			case 7:
 				m.Firmware = append(m.Firmware, s)
 			}
-		case (num == 3 || num == 8 || num == 9) && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+		case (num == 3 || num == 8 || num == 9) && typ == varintType:
+			v, n := consumeVarint(b)
 			if n < 0 {
-				return nil, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
+				return nil, fmt.Errorf("field %d: %v", num, errWire)
 			}
 			b = b[n:]
 			switch num {
@@ -141,22 +139,22 @@ func decodeModule(b []byte) (*Module, error) {
 			case 9:
 				m.BuiltinUnlisted = v != 0
 			}
-		case num == 4 && typ == protowire.BytesType: // packed, as proto3 writes it
-			v, n := protowire.ConsumeBytes(b)
+		case num == 4 && typ == bytesType: // packed, as proto3 writes it
+			v, n := consumeBytes(b)
 			if n < 0 {
-				return nil, fmt.Errorf("depends: %v", protowire.ParseError(n))
+				return nil, fmt.Errorf("depends: %v", errWire)
 			}
 			b = b[n:]
 			for len(v) > 0 {
-				d, k := protowire.ConsumeVarint(v)
+				d, k := consumeVarint(v)
 				if k < 0 || d > 1<<32-1 {
 					return nil, fmt.Errorf("depends: bad index")
 				}
 				m.Depends = append(m.Depends, uint32(d))
 				v = v[k:]
 			}
-		case num == 4 && typ == protowire.VarintType: // unpacked, as proto2 writers may
-			d, n := protowire.ConsumeVarint(b)
+		case num == 4 && typ == varintType: // unpacked, as proto2 writers may
+			d, n := consumeVarint(b)
 			if n < 0 || d > 1<<32-1 {
 				return nil, fmt.Errorf("depends: bad index")
 			}
@@ -165,9 +163,9 @@ func decodeModule(b []byte) (*Module, error) {
 		case num >= 1 && num <= 9:
 			return nil, fmt.Errorf("field %d has wire type %d", num, typ)
 		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
+			n := skipValue(typ, b)
 			if n < 0 {
-				return nil, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
+				return nil, fmt.Errorf("field %d: %v", num, errWire)
 			}
 			b = b[n:]
 		}
