@@ -13,7 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 series=${SERIES:-6.1}
 runs=${RUNS:-10}
-cache=${KMODBOOT_CACHE:-$HOME/.cache/kmodboot}
 
 command -v depmod >/dev/null || PATH=$PATH:/sbin:/usr/sbin
 command -v depmod >/dev/null || { echo "bench-build.sh: depmod not found (apt-get install kmod)" >&2; exit 1; }
@@ -22,15 +21,7 @@ dir=$(scripts/fetch-kernel.sh "$series" | tail -n 1)
 release=$(ls "$dir/lib/modules")
 tree="$dir/lib/modules/$release"
 
-copy="$cache/depmod-$release"
-if [ ! -f "$copy/.complete" ]; then
-	echo "bench-build.sh: making a depmod copy of $tree in $copy" >&2
-	rm -rf "$copy"
-	mkdir -p "$copy/lib/modules"
-	cp -al "$tree" "$copy/lib/modules/" 2>/dev/null || cp -a "$tree" "$copy/lib/modules/"
-	depmod -b "$copy" "$release"
-	touch "$copy/.complete"
-fi
+copy=$(scripts/depmod-copy.sh "$series" | tail -n 1)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -18,7 +18,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 series=${SERIES:-6.1}
 runs=${RUNS:-300}
-cache=${KMODBOOT_CACHE:-$HOME/.cache/kmodboot}
 
 command -v depmod >/dev/null || PATH=$PATH:/sbin:/usr/sbin
 for c in depmod modprobe hyperfine python3; do
@@ -28,15 +27,7 @@ done
 dir=$(scripts/fetch-kernel.sh "$series" | tail -n 1)
 release=$(ls "$dir/lib/modules")
 tree="$dir/lib/modules/$release"
-copy="$cache/depmod-$release"
-if [ ! -f "$copy/.complete" ]; then
-	echo "bench-modload.sh: making a depmod copy of $tree in $copy" >&2
-	rm -rf "$copy"
-	mkdir -p "$copy/lib/modules"
-	cp -al "$tree" "$copy/lib/modules/" 2>/dev/null || cp -a "$tree" "$copy/lib/modules/"
-	depmod -b "$copy" "$release"
-	touch "$copy/.complete"
-fi
+copy=$(scripts/depmod-copy.sh "$series" | tail -n 1)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -137,20 +137,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 		defer stop()
 	}
 
-	if o.release == "" {
-		r, err := uname()
-		if err != nil {
-			return fmt.Errorf("find the kernel release: %v (pass -S RELEASE)", err)
-		}
-		o.release = r
-	}
-	if o.meta == "" {
-		o.meta = filepath.Join(o.root, "lib/modules", o.release, "meta.pb")
-	}
-	ix, err := modindex.Open(o.meta)
+	ix, release, err := modindex.OpenRelease(o.root, o.release, o.meta)
 	if err != nil {
 		return err
 	}
+	o.release = release
 	if o.jobs <= 0 {
 		// At least two loads at once even on one CPU: a driver whose init hangs must not stop
 		// every other driver until the time bound.

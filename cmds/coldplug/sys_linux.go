@@ -47,12 +47,3 @@ func uptime(root string) time.Duration {
 	}
 	return time.Duration(s * float64(time.Second))
 }
-
-// uname returns the running kernel's release.
-func uname() (string, error) {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "", err
-	}
-	return unix.ByteSliceToString(u.Release[:]), nil
-}

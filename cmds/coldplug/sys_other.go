@@ -16,7 +16,3 @@ func listen() (coldplug.EventSource, func() any, error) {
 func cpuTimes() [2]time.Duration { return [2]time.Duration{} }
 
 func uptime(root string) time.Duration { return 0 }
-
-func uname() (string, error) {
-	return "", errors.New("no Linux kernel here")
-}

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/kmodboot/kmodboot/pkg/metabuild"
+	"github.com/kmodboot/kmodboot/pkg/modindex"
 )
 
 const name = "mkmeta"
@@ -180,7 +181,7 @@ func moduleTree(root, release string) (string, string, error) {
 			}
 			release = dirs[0]
 		} else {
-			r, err := uname()
+			r, err := modindex.RunningRelease()
 			if err != nil {
 				return "", "", fmt.Errorf("cannot tell the running kernel's release (%w); pass -r", err)
 			}

@@ -157,20 +157,11 @@ func run(name string, args []string, stdout, stderr io.Writer, kernel kmod.Kerne
 	}
 
 	explicitRelease := o.release != ""
-	if o.release == "" {
-		r, err := uname()
-		if err != nil {
-			return fmt.Errorf("find the kernel release: %v (pass -S RELEASE)", err)
-		}
-		o.release = r
-	}
-	if o.meta == "" {
-		o.meta = filepath.Join(o.root, "lib/modules", o.release, "meta.pb")
-	}
-	ix, err := modindex.Open(o.meta)
+	ix, release, err := modindex.OpenRelease(o.root, o.release, o.meta)
 	if err != nil {
 		return err
 	}
+	o.release = release
 	lopts := kmod.Options{
 		Index:          ix,
 		Root:           o.root,

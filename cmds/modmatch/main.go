@@ -32,11 +32,8 @@ import (
 	"io"
 	"log"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/kmodboot/kmodboot/pkg/coldplug"
 	"github.com/kmodboot/kmodboot/pkg/modindex"
@@ -100,15 +97,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("no modalias given")
 	}
-	path := *meta
-	if path == "" {
-		var u unix.Utsname
-		if err := unix.Uname(&u); err != nil {
-			return fmt.Errorf("uname: %w (pass -meta FILE)", err)
-		}
-		path = filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:]), "meta.pb")
-	}
-	ix, err := modindex.Open(path)
+	ix, _, err := modindex.OpenRelease("/", "", *meta)
 	if err != nil {
 		return err
 	}

@@ -28,12 +28,3 @@ func defaultKernel() Kernel { return LinuxKernel{} }
 // unloadFlags are the delete_module flags modprobe -r uses: fail instead of waiting while the
 // module is in use.
 const unloadFlags = unix.O_NONBLOCK
-
-// uname returns the running kernel's release.
-func uname() (string, error) {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "", err
-	}
-	return unix.ByteSliceToString(u.Release[:]), nil
-}

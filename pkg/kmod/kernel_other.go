@@ -15,6 +15,5 @@ func (otherKernel) FinitModule(int, string, int) error { return errNotLinux }
 func (otherKernel) InitModule([]byte, string) error    { return errNotLinux }
 func (otherKernel) DeleteModule(string, int) error     { return errNotLinux }
 func defaultKernel() Kernel                            { return otherKernel{} }
-func uname() (string, error)                           { return "", errNotLinux }
 
 const unloadFlags = syscall.O_NONBLOCK

@@ -57,7 +57,7 @@ func New(opts Options) (*Loader, error) {
 		return nil, errors.New("kmod: Options.Index is nil: open a meta.pb with modindex.Open")
 	}
 	if opts.Release == "" {
-		r, err := uname()
+		r, err := modindex.RunningRelease()
 		if err != nil {
 			return nil, fmt.Errorf("kmod: find the running kernel's release: %w (pass it in Options.Release)", err)
 		}

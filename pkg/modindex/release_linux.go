@@ -1,9 +1,9 @@
-package main
+package modindex
 
 import "golang.org/x/sys/unix"
 
-// uname returns the running kernel's release.
-func uname() (string, error) {
+// RunningRelease returns the running kernel's release, as `uname -r` prints it.
+func RunningRelease() (string, error) {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		return "", err
