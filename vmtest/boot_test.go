@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hugelgupf/vmtest/qemu"
 )
 
 // nicDrivers is the driver each NIC model binds on both kernels. QEMU's rtl8139 is an 8139C+,
@@ -160,6 +162,20 @@ func mustMatch(t *testing.T, out, re string) {
 	}
 }
 
+// rescueBoot waits for a failed boot's rescue shell, proves it live with rescueCheck, waits for
+// the VM to end and returns the console log.
+func rescueBoot(t *testing.T, vm *qemu.VM, log *Log) string {
+	t.Helper()
+	if !log.Wait("kinit: starting rescue shell", 3*time.Minute) {
+		vm.Kill()
+		vm.Wait()
+		t.Fatalf("no rescue shell")
+	}
+	rescueCheck(t, log, vm.Console)
+	vm.Wait()
+	return log.String()
+}
+
 // rescueCheck types a command into the rescue shell and waits for its output, proving the
 // shell is live (the echoed input cannot match: the quotes split the marker).
 func rescueCheck(t *testing.T, log *Log, vmConsole interface{ SendLine(string) (int, error) }) {
@@ -186,14 +202,7 @@ func TestRootAbsent(t *testing.T) {
 		NICs:   []string{"e1000"},
 		Disks:  []Disk{{Model: "virtio-blk", Image: data}},
 	})
-	if !log.Wait("kinit: starting rescue shell", 3*time.Minute) {
-		vm.Kill()
-		vm.Wait()
-		t.Fatalf("no rescue shell")
-	}
-	rescueCheck(t, log, vm.Console)
-	vm.Wait()
-	out := log.String()
+	out := rescueBoot(t, vm, log)
 	mustContain(t, out, "kinit: boot failed: no device for root=LABEL=kmb-absent after waiting 5s")
 	mustMatch(t, out, `kinit:   /dev/vda ext4 LABEL="kmb-other"`)
 	mustContain(t, out, "every storage controller has a driver; no disk carries LABEL=kmb-absent")
@@ -216,14 +225,7 @@ func TestDriverMissing(t *testing.T) {
 		Append: []string{"quiet", "root=LABEL=kmb-nvme-root", "rootwait=5"},
 		Disks:  []Disk{{Model: "nvme", Image: root}},
 	})
-	if !log.Wait("kinit: starting rescue shell", 3*time.Minute) {
-		vm.Kill()
-		vm.Wait()
-		t.Fatalf("no rescue shell")
-	}
-	rescueCheck(t, log, vm.Console)
-	vm.Wait()
-	out := log.String()
+	out := rescueBoot(t, vm, log)
 	mustContain(t, out, "kinit: boot failed: no device for root=LABEL=kmb-nvme-root")
 	mustMatch(t, out, `no driver matched the disk controller pci \S+ \(NVM Express storage controller, modalias pci:v00001B36d00000010\S+\)`)
 	if strings.Contains(out, "KMODBOOT-ROOT-OK") {

@@ -23,11 +23,14 @@ type Controller struct {
 	Storage bool
 }
 
-// pciClasses names the PCI classes (class<<8 | subclass) the init cares about.
-var pciClasses = map[uint32]struct {
+// deviceKind names a kind of controller and says whether it is storage or network.
+type deviceKind struct {
 	what    string
 	storage bool
-}{
+}
+
+// pciClasses names the PCI classes (class<<8 | subclass) the init cares about.
+var pciClasses = map[uint32]deviceKind{
 	0x0100: {"SCSI storage controller", true},
 	0x0101: {"IDE controller", true},
 	0x0104: {"RAID controller", true},
@@ -41,10 +44,7 @@ var pciClasses = map[uint32]struct {
 }
 
 // virtioDevices names the virtio device IDs behind the disks and NICs.
-var virtioDevices = map[uint32]struct {
-	what    string
-	storage bool
-}{
+var virtioDevices = map[uint32]deviceKind{
 	1: {"virtio network device", false},
 	2: {"virtio block device", true},
 	8: {"virtio SCSI host", true},

@@ -164,11 +164,15 @@ func answer(ix *modindex.Index, alias string) Answer {
 		if !ok {
 			i = len(a.Modules)
 			pos[m.Name] = i
-			mod := Module{Name: m.Name, Builtin: m.Builtin}
-			if sm, err := ix.Module(m.Module); err == nil {
-				mod.Path = sm.GetPath()
+			sm, err := ix.Module(m.Module)
+			if err != nil {
+				// A module the index refuses (a path outside the module root, a bad
+				// dependency) is reported, not printed without its file.
+				a.Error = err.Error()
+				a.Modules = []Module{}
+				return a
 			}
-			a.Modules = append(a.Modules, mod)
+			a.Modules = append(a.Modules, Module{Name: m.Name, Builtin: m.Builtin, Path: sm.GetPath()})
 		}
 		if m.Pattern != "" {
 			a.Modules[i].Patterns = append(a.Modules[i].Patterns, m.Pattern)

@@ -136,3 +136,27 @@ func TestBadIndex(t *testing.T) {
 		t.Errorf("run(missing index) = %v, want an error that says how to build one", err)
 	}
 }
+
+// TestRefusedModule: a module whose path leaves the module root is reported as an error naming
+// the index, not printed without its file.
+func TestRefusedModule(t *testing.T) {
+	mt, err := metabuild.BuildMatchTable([]modalias.Entry{{Pattern: "fs_evil", Module: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := proto.Marshal(&spec.Index{FormatVersion: spec.FormatVersion, KernelRelease: "6.1.0-99-amd64",
+		Modules: []*spec.Module{{Name: "evil", Path: "../../../tmp/evil.ko"}}, Match: mt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "meta.pb")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = run([]string{"-meta", p, "fs-evil"}, &out, &out)
+	if !errors.Is(err, errNoMatch) || !strings.Contains(out.String(), "error: module index "+p) ||
+		!strings.Contains(out.String(), "not a clean path") {
+		t.Errorf("run(fs-evil) = %v, output %q; want an error naming %s and the bad path", err, out.String(), p)
+	}
+}
