@@ -1,0 +1,251 @@
+package unzstd
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// The real-module tests compress a sample of the plain .ko files of a Debian 6.1 kernel (from
+// scripts/fetch-kernel.sh 6.1) with the zstd CLI in several ways, once, into
+// ${KMODBOOT_CACHE:-~/.cache/kmodboot}/unzstd-<release>/<variant>/, and check that Decode
+// returns exactly the original module, exactly what klauspost/compress/zstd returns, and
+// exactly what `zstd -dc` prints.
+
+// variant is one way of compressing the sample.
+type variant struct {
+	name  string
+	flags []string
+	every int // compress every every-th module of the sorted list
+}
+
+var variants = []variant{
+	{"l1", []string{"-1"}, 8},
+	{"l3", []string{"-3"}, 8},
+	{"l19", []string{"-19"}, 40},
+	{"ultra22", []string{"--ultra", "-22"}, 80},
+	{"long27", []string{"-19", "--long=27"}, 80},
+	{"nocheck", []string{"-3", "--no-check"}, 40},
+	{"nocontentsize", []string{"-3", "--no-content-size"}, 40},
+	{"contentsize", []string{"-19", "--content-size"}, 80},
+	// Small blocks: many blocks per frame, so literals and sequence tables get repeated
+	// (treeless literals, Repeat_Mode).
+	{"blocks2k", []string{"-19", "--target-compressed-block-size=2048"}, 40},
+	{"blocks1k3", []string{"-3", "--target-compressed-block-size=1024"}, 40},
+	{"nolitcomp", []string{"-3", "--no-compress-literals"}, 80},
+	{"fast", []string{"--fast=5"}, 40},
+}
+
+// kernel61 returns the lib/modules/<release> directory of the cached 6.1 kernel and the
+// cache directory, or skips the test when the cache has no 6.1 kernel.
+func kernel61(tb testing.TB) (modDir, release, cache string) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("real-module test skipped with -short")
+	}
+	cache = os.Getenv("KMODBOOT_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			tb.Skipf("no cache directory: %v", err)
+		}
+		cache = filepath.Join(home, ".cache", "kmodboot")
+	}
+	dirs, _ := filepath.Glob(filepath.Join(cache, "kernel-6.1.*"))
+	slices.Sort(dirs)
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := os.Stat(filepath.Join(dirs[i], ".complete")); err != nil {
+			continue
+		}
+		mods, _ := filepath.Glob(filepath.Join(dirs[i], "lib", "modules", "*"))
+		if len(mods) == 1 {
+			return mods[0], filepath.Base(mods[0]), cache
+		}
+	}
+	tb.Skipf("no 6.1 kernel in %s: run scripts/fetch-kernel.sh 6.1 to fetch one", cache)
+	return "", "", ""
+}
+
+// moduleList returns the .ko files under modDir, relative and sorted.
+func moduleList(tb testing.TB, modDir string) []string {
+	tb.Helper()
+	var rel []string
+	err := filepath.WalkDir(modDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".ko") {
+			r, _ := filepath.Rel(modDir, p)
+			rel = append(rel, r)
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slices.Sort(rel)
+	if len(rel) < 1000 {
+		tb.Fatalf("%s has %d .ko files, want thousands", modDir, len(rel))
+	}
+	return rel
+}
+
+// compressedSample returns the variant's .ko.zst files (paths relative to the returned
+// directory, which mirrors modDir), compressing them first if the cache lacks them.
+func compressedSample(tb testing.TB, v variant, modDir, release, cache string) (string, []string) {
+	tb.Helper()
+	mods := moduleList(tb, modDir)
+	var sample []string
+	for i := 0; i < len(mods); i += v.every {
+		sample = append(sample, mods[i])
+	}
+	dir := filepath.Join(cache, "unzstd-"+release, v.name)
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
+		if _, err := exec.LookPath("zstd"); err != nil {
+			tb.Skip("the zstd CLI is not installed (apt-get install zstd)")
+		}
+		tb.Logf("compressing %d modules with zstd %s into %s (once)", len(sample),
+			strings.Join(v.flags, " "), dir)
+		if err := os.RemoveAll(dir); err != nil {
+			tb.Fatal(err)
+		}
+		for _, m := range sample {
+			if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(m)), 0o755); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		// One zstd process per variant: -c of several files concatenates frames, so write
+		// each file with its own -o instead, in a shell loop that is cheap next to zstd.
+		list := filepath.Join(dir, ".list")
+		var sb strings.Builder
+		for _, m := range sample {
+			fmt.Fprintf(&sb, "%s\n", m)
+		}
+		if err := os.WriteFile(list, []byte(sb.String()), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		script := `cd "$1" && shift && out=$1 && shift && while read -r m; do
+			zstd -q -f "$@" -o "$out/$m.zst" "$m" || exit 1; done`
+		args := append([]string{"-c", script, "sh", modDir, dir}, v.flags...)
+		cmd := exec.Command("sh", args...)
+		cmd.Stdin = strings.NewReader(sb.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("zstd %s: %v: %s", strings.Join(v.flags, " "), err, out)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ".complete"), nil, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	var files []string
+	for _, m := range sample {
+		files = append(files, m+".zst")
+	}
+	return dir, files
+}
+
+var (
+	oracleOnce sync.Once
+	oracle     *zstd.Decoder
+)
+
+// klauspost returns the oracle decoder: klauspost/compress/zstd with a window limit high
+// enough for every frame the zstd CLI writes.
+func klauspost() *zstd.Decoder {
+	oracleOnce.Do(func() {
+		var err error
+		oracle, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(1<<31), zstd.WithDecoderMaxMemory(1<<31))
+		if err != nil {
+			panic(err)
+		}
+	})
+	return oracle
+}
+
+// TestRealModules decodes every variant of the sample and compares with the original module,
+// klauspost/compress/zstd and `zstd -dc`.
+func TestRealModules(t *testing.T) {
+	modDir, release, cache := kernel61(t)
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			dir, files := compressedSample(t, v, modDir, release, cache)
+			ours := sha256.New()
+			var total, ztotal int64
+			for _, f := range files {
+				src, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				orig, err := os.ReadFile(filepath.Join(modDir, strings.TrimSuffix(f, ".zst")))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := Decode(src, 1<<30)
+				if err != nil {
+					t.Fatalf("Decode(%s) error: %v", f, err)
+				}
+				if !bytes.Equal(got, orig) {
+					t.Fatalf("Decode(%s) = %d bytes differing from the original %d bytes at %d",
+						f, len(got), len(orig), firstDiff(got, orig))
+				}
+				want, err := klauspost().DecodeAll(src, nil)
+				if err != nil {
+					t.Fatalf("klauspost DecodeAll(%s) error: %v", f, err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("Decode(%s) differs from klauspost at byte %d", f, firstDiff(got, want))
+				}
+				// The limit: exactly the size works, one byte less fails.
+				if _, err := Decode(src, len(orig)-1); !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("Decode(%s, limit %d) error %v, want ErrTooLarge", f, len(orig)-1, err)
+				}
+				ours.Write(got)
+				total += int64(len(got))
+				ztotal += int64(len(src))
+			}
+			// zstd -dc of all files at once prints their concatenated contents.
+			cmd := exec.Command("zstd", append([]string{"-dcq", "--long=31"}, files...)...)
+			cmd.Dir = dir
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cli := sha256.New()
+			n, _ := io.Copy(cli, stdout)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("zstd -dc: %v: %s", err, stderr.Bytes())
+			}
+			if n != total || !bytes.Equal(cli.Sum(nil), ours.Sum(nil)) {
+				t.Fatalf("zstd -dc of %d files printed %d bytes (sha256 %x), Decode returned %d "+
+					"(sha256 %x)", len(files), n, cli.Sum(nil), total, ours.Sum(nil))
+			}
+			t.Logf("%d modules, %d bytes compressed to %d", len(files), total, ztotal)
+		})
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
