@@ -106,17 +106,19 @@ type decoder struct {
 	window     uint64 // Window_Size; offsets may not reach further back
 	blockMax   int    // Block_Maximum_Size
 	frameStart int    // index in out of the frame's first byte
+	frameEnd   int    // frameStart + Frame_Content_Size, or -1 when the header has no size
 	rep        [3]int // repeat offsets
 
 	huff     huffTable
 	haveHuff bool // huff holds the table of an earlier block of this frame
 
-	// Sequence decoding tables: each points at the predefined table, or at the storage
-	// below, or is nil before the first block of a frame that defines it.
-	llT, ofT, mlT          *seqTable
-	llStore, ofStore, mlSt seqTable
-	rleLL, rleOF, rleML    seqTable
-	weightT                seqTable // FSE table of the Huffman weights
+	// Sequence decoding tables for literal lengths, offsets and match lengths (kindLL,
+	// kindOF, kindML), their accuracy logs, and whether an earlier block of the frame set
+	// them (for Repeat_Mode).
+	seq     [3]seqTable
+	seqLog  [3]uint8
+	haveSeq [3]bool
+	weightT seqTable // FSE table of the Huffman weights
 
 	litBuf []byte // decoded literals (RLE and Huffman); cap >= maxBlockSize+wildCopySlack
 
@@ -220,9 +222,13 @@ func (d *decoder) frame(pos int) (int, error) {
 		d.blockMax = int(window)
 	}
 	d.frameStart = len(d.out)
+	d.frameEnd = -1
+	if hasFCS {
+		d.frameEnd = d.frameStart + int(fcs)
+	}
 	d.rep = [3]int{1, 4, 8}
 	d.haveHuff = false
-	d.llT, d.ofT, d.mlT = nil, nil, nil
+	d.haveSeq = [3]bool{}
 	if hasChecksum {
 		d.hash.reset()
 	}
@@ -250,20 +256,21 @@ func (d *decoder) frame(pos int) (int, error) {
 			if len(src)-pos < size {
 				return 0, corruptf(hdr, "raw block of %d bytes truncated to %d", size, len(src)-pos)
 			}
-			if size > d.limit-len(d.out) {
-				return 0, d.tooLarge(hdr, size)
+			if n := len(d.out); size > d.blockEnd(n)-n {
+				return 0, d.overrun(hdr, n, n+size)
 			}
+			d.reserve(size)
 			d.out = append(d.out, src[pos:pos+size]...)
 			pos += size
 		case 1: // RLE_Block
 			if pos >= len(src) {
 				return 0, corruptf(hdr, "RLE block truncated")
 			}
-			if size > d.limit-len(d.out) {
-				return 0, d.tooLarge(hdr, size)
+			n := len(d.out)
+			if size > d.blockEnd(n)-n {
+				return 0, d.overrun(hdr, n, n+size)
 			}
 			d.reserve(size)
-			n := len(d.out)
 			d.out = d.out[:n+size]
 			fill(d.out[n:], src[pos])
 			pos++

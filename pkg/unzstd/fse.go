@@ -140,21 +140,25 @@ func (s *fseScratch) spread(nsym int, accLog uint, off int) error {
 	return nil
 }
 
-// seqEntry is one state of a sequence-code decoding table: the code's baseline value and extra
-// bit count, and the next state's base and bit count.
-type seqEntry struct {
-	baseline uint32
-	newState uint16
-	addBits  uint8
-	nbBits   uint8
+// seqEntry is one state of a sequence-code decoding table, packed into one word so that the
+// decoder loads it with one instruction: bits 0-7 the next state's bit count, 8-15 the code's
+// extra bit count, 16-31 the next state's base, 32-63 the code's baseline value.
+type seqEntry uint64
+
+func newSeqEntry(baseline uint32, addBits uint8, nbBits uint, newState int) seqEntry {
+	return seqEntry(nbBits) | seqEntry(addBits)<<8 | seqEntry(uint16(newState))<<16 |
+		seqEntry(baseline)<<32
 }
 
-// seqTable is a decoding table for literal lengths, match lengths or offsets. Entries beyond
-// 2^accLog are unused; the fixed size lets the decoder mask indices instead of checking them.
-type seqTable struct {
-	e      [512]seqEntry
-	accLog uint8
-}
+func (e seqEntry) nbBits() uint   { return uint(e & 0xFF) }
+func (e seqEntry) addBits() uint  { return uint(e >> 8 & 0xFF) }
+func (e seqEntry) newState() uint { return uint(e >> 16 & 0xFFFF) }
+func (e seqEntry) baseline() int  { return int(e >> 32) }
+
+// seqTable is a decoding table for literal lengths, match lengths, offsets or Huffman weights.
+// Entries beyond 2^accLog are unused; the fixed size lets the decoder mask indices instead of
+// checking them.
+type seqTable [512]seqEntry
 
 // codeInfo gives a code's baseline and extra bits.
 type codeInfo struct {
@@ -213,27 +217,14 @@ func info(kind int, c uint8) codeInfo {
 // build fills t from the spread table in s.
 func (s *fseScratch) build(t *seqTable, kind int, accLog uint) {
 	size := 1 << accLog
-	t.accLog = uint8(accLog)
 	for u := 0; u < size; u++ {
 		sym := s.syms[u]
 		ns := s.next[sym]
 		s.next[sym]++
 		nb := accLog - uint(bits.Len16(ns)-1)
 		ci := info(kind, sym)
-		t.e[u] = seqEntry{
-			baseline: ci.baseline,
-			addBits:  ci.addBits,
-			nbBits:   uint8(nb),
-			newState: uint16(int(ns)<<nb - size),
-		}
+		t[u] = newSeqEntry(ci.baseline, ci.addBits, nb, int(ns)<<nb-size)
 	}
-}
-
-// setRLE makes t a one-state table that always decodes code c.
-func (t *seqTable) setRLE(kind int, c uint8) {
-	ci := info(kind, c)
-	t.accLog = 0
-	t.e[0] = seqEntry{baseline: ci.baseline, addBits: ci.addBits}
 }
 
 // Predefined distributions (RFC 8878 section 3.1.1.3.2.2).
@@ -247,16 +238,16 @@ var (
 		1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1}
 )
 
+// Accuracy logs of the predefined tables.
+var predefinedLog = [3]uint8{6, 5, 6}
+
 // predefined returns the three predefined tables (literal lengths, offsets, match lengths),
 // built on first use.
 var predefined = sync.OnceValue(func() *[3]seqTable {
 	var t [3]seqTable
 	var s fseScratch
 	for kind, norm := range [3][]int16{llDefault[:], ofDefault[:], mlDefault[:]} {
-		accLog := uint(6)
-		if kind == kindOF {
-			accLog = 5
-		}
+		accLog := uint(predefinedLog[kind])
 		copy(s.norm[:], norm)
 		if err := s.spread(len(norm), accLog, 0); err != nil {
 			panic("unzstd: predefined table: " + err.Error())

@@ -241,26 +241,26 @@ func (d *decoder) fseWeights(in []byte, w *[256]uint8, off int) (int, error) {
 			return 0, corruptf(off, "more than 255 FSE-compressed Huffman weights")
 		}
 		cont, used, ptr = revReload(stream, cont, used, ptr)
-		e := t.e[s1&511]
-		w[cnt] = uint8(e.baseline)
+		e := t[s1&511]
+		w[cnt] = uint8(e.baseline())
 		cnt++
-		s1 = uint(e.newState) + uint(revBits(cont, used, uint(e.nbBits)))
-		used += uint(e.nbBits)
+		s1 = e.newState() + uint(revBits(cont, used, e.nbBits()))
+		used += e.nbBits()
 		if ptr == 0 && used > 64 {
-			w[cnt] = uint8(t.e[s2&511].baseline)
+			w[cnt] = uint8(t[s2&511].baseline())
 			cnt++
 			break
 		}
 		if cnt > 253 {
 			return 0, corruptf(off, "more than 255 FSE-compressed Huffman weights")
 		}
-		e = t.e[s2&511]
-		w[cnt] = uint8(e.baseline)
+		e = t[s2&511]
+		w[cnt] = uint8(e.baseline())
 		cnt++
-		s2 = uint(e.newState) + uint(revBits(cont, used, uint(e.nbBits)))
-		used += uint(e.nbBits)
+		s2 = e.newState() + uint(revBits(cont, used, e.nbBits()))
+		used += e.nbBits()
 		if ptr == 0 && used > 64 {
-			w[cnt] = uint8(t.e[s1&511].baseline)
+			w[cnt] = uint8(t[s1&511].baseline())
 			cnt++
 			break
 		}

@@ -38,8 +38,9 @@ func (d *decoder) compressedBlock(pos, end int) error {
 		if pos != end {
 			return corruptf(pos, "%d bytes after a sequences section without sequences", end-pos)
 		}
-		if len(lits) > d.limit-len(d.out) {
-			return d.tooLarge(block, len(lits))
+		start := len(d.out)
+		if len(lits) > d.blockEnd(start)-start {
+			return d.overrun(block, start, start+len(lits))
 		}
 		d.out = append(d.out, lits...)
 		return nil
@@ -52,13 +53,12 @@ func (d *decoder) compressedBlock(pos, end int) error {
 		return corruptf(pos, "symbol compression modes %#02x have reserved bits set", modes)
 	}
 	pos++
-	tables := [3]**seqTable{&d.llT, &d.ofT, &d.mlT}
-	stores := [3]*seqTable{&d.llStore, &d.ofStore, &d.mlSt}
-	rles := [3]*seqTable{&d.rleLL, &d.rleOF, &d.rleML}
 	for kind := kindLL; kind <= kindML; kind++ {
 		switch mode := modes >> (6 - 2*kind) & 3; mode {
 		case 0: // Predefined_Mode
-			*tables[kind] = &predefined()[kind]
+			log := predefinedLog[kind]
+			copy(d.seq[kind][:1<<log], predefined()[kind][:1<<log])
+			d.seqLog[kind] = log
 		case 1: // RLE_Mode
 			if pos >= end {
 				return corruptf(pos, "%s RLE code missing", kindName[kind])
@@ -67,8 +67,9 @@ func (d *decoder) compressedBlock(pos, end int) error {
 			if int(c) > kindMaxSym[kind] {
 				return corruptf(pos, "%s RLE code %d exceeds %d", kindName[kind], c, kindMaxSym[kind])
 			}
-			rles[kind].setRLE(kind, c)
-			*tables[kind] = rles[kind]
+			ci := info(kind, c)
+			d.seq[kind][0] = newSeqEntry(ci.baseline, ci.addBits, 0, 0)
+			d.seqLog[kind] = 0
 			pos++
 		case 2: // FSE_Compressed_Mode
 			s := &d.fse
@@ -79,14 +80,15 @@ func (d *decoder) compressedBlock(pos, end int) error {
 			if err := s.spread(nsym, accLog, pos); err != nil {
 				return err
 			}
-			s.build(stores[kind], kind, accLog)
-			*tables[kind] = stores[kind]
+			s.build(&d.seq[kind], kind, accLog)
+			d.seqLog[kind] = uint8(accLog)
 			pos += n
 		case 3: // Repeat_Mode
-			if *tables[kind] == nil {
+			if !d.haveSeq[kind] {
 				return corruptf(pos, "%s repeat mode without an earlier table", kindName[kind])
 			}
 		}
+		d.haveSeq[kind] = true
 	}
 	return d.sequences(src[pos:], pos, nseq, lits, block)
 }
@@ -98,20 +100,16 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 	if !ok {
 		return corruptf(off, "sequences bitstream: bad or empty")
 	}
-	llT, ofT, mlT := &d.llT.e, &d.ofT.e, &d.mlT.e
-	llS := uint(revBits(cont, used, uint(d.llT.accLog)))
-	used += uint(d.llT.accLog)
-	ofS := uint(revBits(cont, used, uint(d.ofT.accLog)))
-	used += uint(d.ofT.accLog)
-	mlS := uint(revBits(cont, used, uint(d.mlT.accLog)))
-	used += uint(d.mlT.accLog)
+	llT, ofT, mlT := &d.seq[kindLL], &d.seq[kindOF], &d.seq[kindML]
+	llS := uint(revBits(cont, used, uint(d.seqLog[kindLL])))
+	used += uint(d.seqLog[kindLL])
+	ofS := uint(revBits(cont, used, uint(d.seqLog[kindOF])))
+	used += uint(d.seqLog[kindOF])
+	mlS := uint(revBits(cont, used, uint(d.seqLog[kindML])))
+	used += uint(d.seqLog[kindML])
 
 	start := len(d.out)
-	blockEnd := start + d.blockMax // output past it is corrupt
-	end := blockEnd                // output past it is corrupt or too large
-	if room := d.limit - start; room < d.blockMax {
-		end = start + room
-	}
+	end := d.blockEnd(start)
 	d.reserve(end - start)
 	out := d.out[:end+wildCopySlack]
 	op := start
@@ -122,6 +120,10 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 	window := d.window
 	frameStart := d.frameStart
 
+	// In this loop bits are read with masked shifts (no fix-ups for shifts of 64 or more):
+	// used stays below 64 except at the very end of a stream, where reading a non-empty field
+	// over-reads and is caught by the exact-end check after the loop, and at ptr == 0, where
+	// the reload check catches it. A wrong value read meanwhile only ever meets bounds checks.
 	for i := 0; i < nseq; i++ {
 		if ptr >= 8 {
 			ptr -= int(used >> 3)
@@ -134,11 +136,11 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 			}
 		}
 		ofE, mlE, llE := ofT[ofS&511], mlT[mlS&511], llT[llS&511]
-		ofv := int(ofE.baseline) + int(revBits(cont, used, uint(ofE.addBits)))
-		used += uint(ofE.addBits)
-		ml := int(mlE.baseline) + int(revBits(cont, used, uint(mlE.addBits)))
-		used += uint(mlE.addBits)
-		if ofE.addBits+mlE.addBits+llE.addBits > 30 {
+		ofv := ofE.baseline() + int(cont<<(used&63)>>1>>((63-ofE.addBits())&63))
+		used += ofE.addBits()
+		ml := mlE.baseline() + int(cont<<(used&63)>>1>>((63-mlE.addBits())&63))
+		used += mlE.addBits()
+		if ofE.addBits()+mlE.addBits()+llE.addBits() > 30 {
 			// Reading everything else could take more than the 57 bits a reload guarantees.
 			if ptr >= 8 {
 				ptr -= int(used >> 3)
@@ -148,8 +150,8 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 				cont, used, ptr = revReload(in, cont, used, ptr)
 			}
 		}
-		ll := int(llE.baseline) + int(revBits(cont, used, uint(llE.addBits)))
-		used += uint(llE.addBits)
+		ll := llE.baseline() + int(cont<<(used&63)>>1>>((63-llE.addBits())&63))
+		used += llE.addBits()
 
 		var mo int
 		if ofv > 3 {
@@ -179,23 +181,22 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 		}
 
 		if i < nseq-1 {
-			llS = uint(llE.newState) + uint(revBits(cont, used, uint(llE.nbBits)))
-			used += uint(llE.nbBits)
-			mlS = uint(mlE.newState) + uint(revBits(cont, used, uint(mlE.nbBits)))
-			used += uint(mlE.nbBits)
-			ofS = uint(ofE.newState) + uint(revBits(cont, used, uint(ofE.nbBits)))
-			used += uint(ofE.nbBits)
+			// The next states' bits, literal lengths first, in one read of at most 26 bits.
+			ofN, mlN := ofE.nbBits(), mlE.nbBits()
+			nb := llE.nbBits() + mlN + ofN
+			v := uint(cont << (used & 63) >> 1 >> ((63 - nb) & 63))
+			used += nb
+			ofS = ofE.newState() + v&(1<<ofN-1)
+			v >>= ofN
+			mlS = mlE.newState() + v&(1<<mlN-1)
+			llS = llE.newState() + v>>mlN
 		}
 
 		if ll > nlits-lp {
 			return corruptf(off, "sequence %d wants %d literals, %d are left", i, ll, nlits-lp)
 		}
 		if ll+ml > end-op {
-			if ll+ml > blockEnd-op {
-				return corruptf(block, "sequence %d: block decodes to more than the maximum %d bytes",
-					i, d.blockMax)
-			}
-			return d.tooLarge(block, op+ll+ml-start)
+			return d.overrun(block, start, op+ll+ml)
 		}
 
 		// Literals.
@@ -215,7 +216,11 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 		if uint64(mo) > window {
 			return corruptf(off, "sequence %d: offset %d exceeds the window size %d", i, mo, window)
 		}
-		copyMatch(out, op, mo, ml)
+		if mo >= 16 && ml <= 16 {
+			*(*[16]byte)(out[op:]) = *(*[16]byte)(out[op-mo:])
+		} else {
+			copyMatch(out, op, mo, ml)
+		}
 		op += ml
 	}
 	if ptr != 0 || used != 64 {
@@ -223,16 +228,39 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 	}
 	rest := nlits - lp
 	if rest > end-op {
-		if rest > blockEnd-op {
-			return corruptf(block, "block decodes to more than the maximum %d bytes", d.blockMax)
-		}
-		return d.tooLarge(block, op+rest-start)
+		return d.overrun(block, start, op+rest)
 	}
 	copy(out[op:], litsAll[lp:nlits])
 	op += rest
 	d.out = d.out[:op]
 	d.rep = [3]int{rep0, rep1, rep2}
 	return nil
+}
+
+// blockEnd returns the index in d.out that a block starting at start may not decode past: the
+// first of the block maximum size, the frame content size and the limit.
+func (d *decoder) blockEnd(start int) int {
+	end := start + d.blockMax
+	if d.frameEnd >= 0 && d.frameEnd < end {
+		end = d.frameEnd
+	}
+	if d.limit < end {
+		end = d.limit
+	}
+	return end
+}
+
+// overrun returns the error for a block at src offset block, which started at start in d.out,
+// that would decode up to want, past d.blockEnd(start).
+func (d *decoder) overrun(block, start, want int) error {
+	if want-start > d.blockMax {
+		return corruptf(block, "block decodes to more than the maximum %d bytes", d.blockMax)
+	}
+	if d.frameEnd >= 0 && want > d.frameEnd {
+		return corruptf(block, "frame decodes to more than its content size %d",
+			d.frameEnd-d.frameStart)
+	}
+	return d.tooLarge(block, want-start)
 }
 
 // copyMatch copies ml bytes from out[op-mo:] to out[op:], where the two may overlap (mo < ml
