@@ -32,8 +32,8 @@
 //	-meta FILE   the index (default: ROOT/lib/modules/RELEASE/meta.pb)
 //	-root DIR    the directory that stands for / (sys, proc, lib/modules, modprobe.d)
 //	-S RELEASE   the kernel release (default: uname -r)
-//	-j N         at most N modules loading at once (default: the number of CPUs, at least 2,
-//	             so that one driver whose init hangs does not hold up the others)
+//	-j N         at most N modules loading at once (default: 4 per CPU, at least 8: loads
+//	             mostly wait on probes, see kmod.DefaultParallel)
 //	-trace FILE  write the boot trace as Chrome trace-event JSON (chrome://tracing, Perfetto)
 //	-timeline    print the boot trace as a text chart
 //	-cpuprofile FILE  write coldplug's own CPU profile (go tool pprof) to FILE
@@ -52,7 +52,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -109,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	fs.StringVar(&o.meta, "meta", "", "module index (default: ROOT/lib/modules/RELEASE/meta.pb)")
 	fs.StringVar(&o.root, "root", "/", "directory that stands for /")
 	fs.StringVar(&o.release, "S", "", "kernel release (default: uname -r)")
-	fs.IntVar(&o.jobs, "j", 0, "modules loading at once (default: number of CPUs, at least 2)")
+	fs.IntVar(&o.jobs, "j", 0, "modules loading at once (default: 4 per CPU, at least 8; see kmod.DefaultParallel)")
 	fs.StringVar(&o.trace, "trace", "", "write the boot trace as Chrome trace-event JSON to this file")
 	fs.BoolVar(&o.timeline, "timeline", false, "print the boot trace as a text chart")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write coldplug's CPU profile to this file")
@@ -143,9 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	}
 	o.release = release
 	if o.jobs <= 0 {
-		// At least two loads at once even on one CPU: a driver whose init hangs must not stop
-		// every other driver until the time bound.
-		o.jobs = max(runtime.GOMAXPROCS(0), 2)
+		o.jobs = kmod.DefaultParallel()
 	}
 	l, err := kmod.New(kmod.Options{
 		Index:     ix,
@@ -188,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	if o.dryRun || quiet == 0 {
 		quiet = -1
 	}
-	opts := coldplug.Options{Root: o.root, Loader: kmodLoader{l}, Events: src, Quiet: quiet}
+	opts := coldplug.Options{Root: o.root, Loader: kmodLoader{l}, Events: src, Quiet: quiet, Parallel: o.jobs}
 	if o.verbose {
 		opts.Logf = logf
 	}

@@ -13,7 +13,7 @@
 // modload resolves NAME|ALIAS like modprobe: modprobe.d aliases first, then a module of that
 // name, then module aliases (a device modalias such as pci:v00008086d0000100Esv..., or
 // fs-ext4, crypto-crc32c, net-pf-10), then built-in modules. It loads the module(s) after their
-// dependencies, independent ones in parallel (-j, default the number of CPUs), with softdep pre
+// dependencies, independent ones in parallel (-j, default 4 per CPU, at least 8), with softdep pre
 // modules before and post modules after; a softdep that fails is reported but does not fail the
 // command. Parameters come from modprobe.d "options" lines, then from the kernel command line
 // (<module>.<param>=<value>), then from the command's arguments. A module already loaded is
@@ -32,7 +32,7 @@
 //	-d, --dirname ROOT   use ROOT as the root directory: its lib/modules, modprobe.d, proc and sys
 //	-S, --set-version R  the kernel release (default: uname -r)
 //	-meta FILE           the index (default: ROOT/lib/modules/RELEASE/meta.pb)
-//	-j N                 at most N modules loading at once (default: the number of CPUs)
+//	-j N                 at most N modules loading at once (default: 4 per CPU, at least 8)
 //
 // The index must have been built for the kernel release in use: another release's modules
 // would not load, so modload refuses it. The exit status is 0 on success and 1 when a module
@@ -139,7 +139,7 @@ func run(name string, args []string, stdout, stderr io.Writer, kernel kmod.Kerne
 	fs.StringVar(&o.release, "S", "", "kernel release (default: uname -r)")
 	fs.StringVar(&o.release, "set-version", "", "same as -S")
 	fs.StringVar(&o.meta, "meta", "", "module index (default: ROOT/lib/modules/RELEASE/meta.pb)")
-	fs.IntVar(&o.jobs, "j", 0, "modules loading at once (default: number of CPUs)")
+	fs.IntVar(&o.jobs, "j", 0, "modules loading at once (default: 4 per CPU, at least 8)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s [-a] [-n] [-v] [-q] [-r] [-D] [-b] [-d ROOT] [-S RELEASE] [-meta FILE] [-j N] [--] NAME|ALIAS [param=val...]\n", name)
 		fs.PrintDefaults()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -207,6 +208,7 @@ func (c *Coldplug) Run(ctx context.Context) (*Report, error) {
 	if _, err := c.scan("initial"); err != nil {
 		return nil, err
 	}
+	sort.SliceStable(c.queue, func(i, j int) bool { return deferred(c.queue[i]) < deferred(c.queue[j]) })
 	c.scanned = true
 	rep := c.loop(ctx)
 	return rep, nil
@@ -363,6 +365,19 @@ func (c *Coldplug) addDevice(d Device) bool {
 		c.queue = append(c.queue, d.Modalias)
 	}
 	return true
+}
+
+// deferred is 1 for a modalias whose modules are queued after those of every other device
+// the first scan found, else 0. It is 1 for CPU features ("cpu:type:x86,...:feature:,..."):
+// their modules (crypto accelerators, cpufreq, kvm, power capping) drive no disk and no NIC,
+// and their init runs the crypto self-tests, hundreds of milliseconds of CPU that would
+// otherwise delay the drivers on the way to the root device. Every module is still loaded
+// before coldplug is done; only the order changes.
+func deferred(modalias string) int {
+	if strings.HasPrefix(modalias, "cpu:") {
+		return 1
+	}
+	return 0
 }
 
 func contains(list []string, s string) bool {

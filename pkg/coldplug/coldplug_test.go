@@ -503,6 +503,29 @@ func TestSecondStageFirst(t *testing.T) {
 	}
 }
 
+// TestCPUFeaturesLast: modules for CPU features load after every device driver of the first
+// scan, whatever the sysfs order.
+func TestCPUFeaturesLast(t *testing.T) {
+	root := t.TempDir()
+	l := newFakeLoader(t, nil, root)
+	for _, d := range []struct{ path, subsys, alias, mod string }{
+		{"/devices/LNXSYSTM:00/LNXPWRBN:00", "acpi", "acpi:LNXPWRBN:", "button"},
+		{"/devices/pci0000:00/0000:00:02.0", "pci", "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00", "e1000e"},
+		{"/devices/system/cpu/cpu0", "cpu", "cpu:type:x86,ven0002fam000Fmod006B:feature:,0000,0001", "sha256_ssse3"},
+		{"/devices/pci0000:00/0000:00:1f.2", "pci", "pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01", "ahci"},
+		{"/devices/system/cpu/cpu1", "cpu", "cpu:type:x86,ven0002fam000Fmod006B:feature:,0000,0002", "crc32c_intel"},
+		{"/devices/virtual/misc/nvme-fabrics", "misc", "zzz:nvme-fabrics", "nvme_fabrics"},
+	} {
+		writeDevice(t, root, coldplugtest.Device{Path: d.path, Subsystem: d.subsys, Modalias: d.alias})
+		l.table[d.alias] = []string{d.mod}
+	}
+	run(t, Options{Root: root, Loader: l, Quiet: 10 * time.Millisecond, Parallel: 1}, 10*time.Second)
+	want := []string{"button", "e1000e", "ahci", "nvme_fabrics", "sha256_ssse3", "crc32c_intel"}
+	if diff := cmp.Diff(want, l.calls); diff != "" {
+		t.Errorf("load order mismatch (-want +got):\n%s", diff)
+	}
+}
+
 // TestDependencies: modules pulled in as dependencies are in the trace with their Via.
 func TestDependencies(t *testing.T) {
 	root := t.TempDir()

@@ -148,7 +148,7 @@ type Options struct {
 	// Config is the modprobe.d and kernel command line configuration; nil means
 	// LoadConfig(Root).
 	Config *Config
-	// Parallel bounds concurrent load system calls; 0 means GOMAXPROCS.
+	// Parallel bounds concurrent load system calls; 0 means DefaultParallel().
 	Parallel int
 	// DryRun resolves and orders modules but loads nothing (modprobe -n).
 	DryRun bool
