@@ -51,6 +51,11 @@ func strictf(off int, format string, args ...any) error {
 // a dictionary; each names the failing structure and its byte offset in src. A negative limit
 // is treated as zero.
 func Decode(src []byte, limit int) ([]byte, error) {
+	return decode(src, limit, nil)
+}
+
+// decode is Decode, counting in census (when not nil) the format features it meets.
+func decode(src []byte, limit int, census map[string]int) ([]byte, error) {
 	if limit < 0 {
 		limit = 0
 	}
@@ -61,6 +66,7 @@ func Decode(src []byte, limit int) ([]byte, error) {
 	defer d.release()
 	d.src = src
 	d.limit = limit
+	d.census = census
 	d.out = nil
 	pos := 0
 	for pos < len(src) {
@@ -84,6 +90,7 @@ func Decode(src []byte, limit int) ([]byte, error) {
 				return nil, corruptf(pos, "skippable frame of %d bytes truncated to %d", size, len(src)-pos-8)
 			}
 			pos += 8 + int(size)
+			d.note("frame/skippable")
 		default:
 			return nil, corruptf(pos, "bad magic number %#08x", magic)
 		}
@@ -124,12 +131,21 @@ type decoder struct {
 
 	hash xxh64
 	fse  fseScratch
+
+	census map[string]int // features met, for tests; nil otherwise
+}
+
+// note counts feature k in the census, if there is one.
+func (d *decoder) note(k string) {
+	if d.census != nil {
+		d.census[k]++
+	}
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
 
 func (d *decoder) release() {
-	d.src, d.out = nil, nil
+	d.src, d.out, d.census = nil, nil, nil
 	decoderPool.Put(d)
 }
 
@@ -199,6 +215,12 @@ func (d *decoder) frame(pos int) (int, error) {
 	if single {
 		window = fcs
 	}
+	if d.census != nil {
+		d.note(fmt.Sprintf("frame/fcs%d", fcsSize))
+		d.note(fmt.Sprintf("frame/did%d", didSize))
+		d.note(fmt.Sprintf("frame/single=%v", single))
+		d.note(fmt.Sprintf("frame/checksum=%v", hasChecksum))
+	}
 
 	room := uint64(d.limit - len(d.out))
 	if hasFCS {
@@ -253,6 +275,7 @@ func (d *decoder) frame(pos int) (int, error) {
 		outStart := len(d.out)
 		switch btype {
 		case 0: // Raw_Block
+			d.note("block/raw")
 			if len(src)-pos < size {
 				return 0, corruptf(hdr, "raw block of %d bytes truncated to %d", size, len(src)-pos)
 			}
@@ -263,6 +286,7 @@ func (d *decoder) frame(pos int) (int, error) {
 			d.out = append(d.out, src[pos:pos+size]...)
 			pos += size
 		case 1: // RLE_Block
+			d.note("block/rle")
 			if pos >= len(src) {
 				return 0, corruptf(hdr, "RLE block truncated")
 			}
@@ -275,6 +299,7 @@ func (d *decoder) frame(pos int) (int, error) {
 			fill(d.out[n:], src[pos])
 			pos++
 		case 2: // Compressed_Block
+			d.note("block/compressed")
 			if len(src)-pos < size {
 				return 0, corruptf(hdr, "compressed block of %d bytes truncated to %d", size,
 					len(src)-pos)

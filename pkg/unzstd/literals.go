@@ -2,6 +2,7 @@ package unzstd
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 )
 
@@ -36,6 +37,7 @@ func (d *decoder) literals(pos, end int) ([]byte, int, error) {
 		}
 		pos += h
 		if ltype == 0 {
+			d.note("lit/raw")
 			if end-pos < size {
 				return nil, 0, corruptf(start, "%d raw literals truncated to %d", size, end-pos)
 			}
@@ -45,6 +47,7 @@ func (d *decoder) literals(pos, end int) ([]byte, int, error) {
 		if pos >= end {
 			return nil, 0, corruptf(start, "RLE literals byte missing")
 		}
+		d.note("lit/rle")
 		lits := d.litBuffer()[:size]
 		fill(lits, src[pos])
 		return lits, pos + 1, nil
@@ -96,6 +99,10 @@ func (d *decoder) literals(pos, end int) ([]byte, int, error) {
 	}
 	lits := d.litBuffer()[:regen]
 	var err error
+	if d.census != nil {
+		d.note(fmt.Sprintf("lit/%s%d", [4]string{2: "huffman", 3: "treeless"}[ltype],
+			[4]int{1, 4, 4, 4}[format]))
+	}
 	if format == 0 {
 		err = d.huff.decode1(lits, in, inOff)
 	} else {
@@ -137,6 +144,7 @@ func (d *decoder) readHuffTable(in []byte, off int) (int, error) {
 		if n > len(in) {
 			return 0, corruptf(off, "Huffman weights truncated: need %d bytes, have %d", n, len(in))
 		}
+		d.note("huff/direct")
 		for i := 0; i < nw; i++ {
 			b := in[1+i/2]
 			if i&1 == 0 {
@@ -150,6 +158,7 @@ func (d *decoder) readHuffTable(in []byte, off int) (int, error) {
 			return 0, corruptf(off, "FSE-compressed Huffman weights truncated: need %d bytes, have %d",
 				n, len(in))
 		}
+		d.note("huff/fse")
 		var err error
 		nw, err = d.fseWeights(in[1:n], &weights, off+1)
 		if err != nil {

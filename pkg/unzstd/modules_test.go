@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,21 @@ var variants = []variant{
 	{"blocks1k3", []string{"-3", "--target-compressed-block-size=1024"}, 40},
 	{"nolitcomp", []string{"-3", "--no-compress-literals"}, 80},
 	{"fast", []string{"--fast=5"}, 40},
+}
+
+// realFeatures are the format features (as decode counts them) that the zstd CLI's output for
+// real modules exercises; the rest are covered by handmade frames in decode_test.go.
+var realFeatures = []string{
+	"block/raw", "block/rle", "block/compressed",
+	"frame/fcs0", "frame/fcs2", "frame/fcs4", "frame/single=true", "frame/single=false",
+	"frame/checksum=true", "frame/checksum=false", "frame/did0",
+	"lit/raw", "lit/rle", "lit/huffman1", "lit/huffman4", "lit/treeless1", "lit/treeless4",
+	"huff/direct", "huff/fse", "seq/none",
+	"seq/literal lengths/predefined", "seq/literal lengths/rle", "seq/literal lengths/fse",
+	"seq/literal lengths/repeat",
+	"seq/offsets/predefined", "seq/offsets/rle", "seq/offsets/fse", "seq/offsets/repeat",
+	"seq/match lengths/predefined", "seq/match lengths/rle", "seq/match lengths/fse",
+	"seq/match lengths/repeat",
 }
 
 // kernel61 returns the lib/modules/<release> directory of the cached 6.1 kernel and the
@@ -177,6 +193,25 @@ func klauspost() *zstd.Decoder {
 // klauspost/compress/zstd and `zstd -dc`.
 func TestRealModules(t *testing.T) {
 	modDir, release, cache := kernel61(t)
+	census := map[string]int{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		keys := slices.Sorted(maps.Keys(census))
+		var sb strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&sb, "\n\t%-32s %d", k, census[k])
+		}
+		t.Logf("format features met:%s", sb.String())
+		// The sample must exercise everything real encoders write, or the test proves less
+		// than it claims.
+		for _, k := range realFeatures {
+			if census[k] == 0 {
+				t.Errorf("no module of the sample has feature %s", k)
+			}
+		}
+	})
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			dir, files := compressedSample(t, v, modDir, release, cache)
@@ -191,7 +226,7 @@ func TestRealModules(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := Decode(src, 1<<30)
+				got, err := decode(src, 1<<30, census)
 				if err != nil {
 					t.Fatalf("Decode(%s) error: %v", f, err)
 				}

@@ -35,6 +35,7 @@ func (d *decoder) compressedBlock(pos, end int) error {
 		pos += 3
 	}
 	if nseq == 0 {
+		d.note("seq/none")
 		if pos != end {
 			return corruptf(pos, "%d bytes after a sequences section without sequences", end-pos)
 		}
@@ -54,7 +55,12 @@ func (d *decoder) compressedBlock(pos, end int) error {
 	}
 	pos++
 	for kind := kindLL; kind <= kindML; kind++ {
-		switch mode := modes >> (6 - 2*kind) & 3; mode {
+		mode := modes >> (6 - 2*kind) & 3
+		if d.census != nil {
+			d.note("seq/" + kindName[kind] + "/" +
+				[4]string{"predefined", "rle", "fse", "repeat"}[mode])
+		}
+		switch mode {
 		case 0: // Predefined_Mode
 			log := predefinedLog[kind]
 			copy(d.seq[kind][:1<<log], predefined()[kind][:1<<log])
@@ -173,6 +179,7 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 				rep2, rep1, rep0 = rep1, rep0, mo
 			default:
 				mo = rep0 - 1
+				d.note("seq/offset rep1-1")
 				if mo == 0 {
 					return strictf(off, "sequence %d: repeat offset 1 minus one is zero", i)
 				}
