@@ -241,18 +241,24 @@ var (
 // Accuracy logs of the predefined tables.
 var predefinedLog = [3]uint8{6, 5, 6}
 
+var (
+	predefinedOnce   sync.Once
+	predefinedTables [3]seqTable
+)
+
 // predefined returns the three predefined tables (literal lengths, offsets, match lengths),
 // built on first use.
-var predefined = sync.OnceValue(func() *[3]seqTable {
-	var t [3]seqTable
-	var s fseScratch
-	for kind, norm := range [3][]int16{llDefault[:], ofDefault[:], mlDefault[:]} {
-		accLog := uint(predefinedLog[kind])
-		copy(s.norm[:], norm)
-		if err := s.spread(len(norm), accLog, 0); err != nil {
-			panic("unzstd: predefined table: " + err.Error())
+func predefined() *[3]seqTable {
+	predefinedOnce.Do(func() {
+		var s fseScratch
+		for kind, norm := range [3][]int16{llDefault[:], ofDefault[:], mlDefault[:]} {
+			accLog := uint(predefinedLog[kind])
+			copy(s.norm[:], norm)
+			if err := s.spread(len(norm), accLog, 0); err != nil {
+				panic("unzstd: predefined table: " + err.Error())
+			}
+			s.build(&predefinedTables[kind], kind, accLog)
 		}
-		s.build(&t[kind], kind, accLog)
-	}
-	return &t
-})
+	})
+	return &predefinedTables
+}
