@@ -127,7 +127,8 @@ type decoder struct {
 	haveSeq [3]bool
 	weightT seqTable // FSE table of the Huffman weights
 
-	litBuf []byte // decoded literals (RLE and Huffman); cap >= maxBlockSize+wildCopySlack
+	seqs   [seqBatch]seqVal // a batch of decoded sequences
+	litBuf []byte           // decoded literals (RLE and Huffman); cap >= maxBlockSize+wildCopySlack
 
 	hash xxh64
 	fse  fseScratch

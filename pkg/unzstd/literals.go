@@ -122,13 +122,16 @@ func (d *decoder) litBuffer() []byte {
 	return d.litBuf
 }
 
-// huffTable is a Huffman decoding table: indexed by the next maxBits bits of a stream, an entry
-// holds the symbol in its low byte and the code length in its high byte. Entries beyond
-// 2^maxBits are unused; the fixed size lets the decoder mask indices instead of checking them.
+// huffTable is a Huffman decoding table: indexed by the next 11 bits of a stream (the longest
+// code there can be, whatever the table's own maximum), an entry holds the symbol in its low
+// byte and the code length in its high byte. A constant index width lets the decoder shift by
+// a constant and the compiler drop the bounds checks.
 type huffTable struct {
-	dt      [1 << maxHuffmanBits]uint16
-	maxBits uint8
+	dt [1 << maxHuffmanBits]uint16
 }
+
+// huffShift turns a stream window (next bits at the top) into a table index.
+const huffShift = 64 - maxHuffmanBits
 
 // readHuffTable reads the Huffman tree description at the start of in (at src offset off) into
 // d.huff and returns its length.
@@ -204,7 +207,10 @@ func (d *decoder) readHuffTable(in []byte, off int) (int, error) {
 		next[w] = p
 		p += rank[w] << (w - 1)
 	}
+	// A code of weight w covers 2^(w-1) entries of a maxBits-bit table, so 2^(w-1+11-maxBits)
+	// of the 11-bit one.
 	dt := &d.huff.dt
+	scale := maxHuffmanBits - maxBits
 	for s, w := range weights[:nw] {
 		if w == 0 {
 			continue
@@ -212,12 +218,12 @@ func (d *decoder) readHuffTable(in []byte, off int) (int, error) {
 		e := uint16(s) | uint16(maxBits+1-int(w))<<8
 		p := next[w]
 		cnt := 1 << (w - 1)
-		for j := p; j < p+cnt; j++ {
-			dt[j&(len(dt)-1)] = e
-		}
 		next[w] = p + cnt
+		lo, hi := p<<scale, (p+cnt)<<scale // hi <= 2^11: the weights add up to 2^maxBits
+		for j := range dt[lo:hi] {
+			dt[lo+j] = e
+		}
 	}
-	d.huff.maxBits = uint8(maxBits)
 	return n, nil
 }
 
@@ -295,30 +301,29 @@ func (h *huffTable) decode1(dst, in []byte, off int) error {
 // final state.
 func (h *huffTable) decodeStream(dst, in []byte, cont uint64, used uint, ptr int) (uint, int) {
 	dt := &h.dt
-	shift := (64 - uint(h.maxBits)) & 63
 	i := 0
-	for ptr >= 8 && i+4 <= len(dst) {
+	// Four symbols of at most 11 bits per reload, which leaves at least 57 bits.
+	for ; ptr >= 8 && i+4 <= len(dst); i += 4 {
 		ptr -= int(used >> 3)
 		used &= 7
 		cont = le64(in[ptr:])
 		d := (*[4]byte)(dst[i:])
-		e := dt[(cont<<used)>>shift&2047]
+		e := dt[cont<<used>>huffShift]
 		used += uint(e >> 8)
 		d[0] = byte(e)
-		e = dt[(cont<<used)>>shift&2047]
+		e = dt[cont<<(used&63)>>huffShift]
 		used += uint(e >> 8)
 		d[1] = byte(e)
-		e = dt[(cont<<used)>>shift&2047]
+		e = dt[cont<<(used&63)>>huffShift]
 		used += uint(e >> 8)
 		d[2] = byte(e)
-		e = dt[(cont<<used)>>shift&2047]
+		e = dt[cont<<(used&63)>>huffShift]
 		used += uint(e >> 8)
 		d[3] = byte(e)
-		i += 4
 	}
 	for ; i < len(dst); i++ {
 		cont, used, ptr = revReload(in, cont, used, ptr)
-		e := dt[(cont<<used)>>shift&2047] // dt[0] past the stream's start: an over-read
+		e := dt[cont<<used>>huffShift] // dt[0] past the stream's start: an over-read
 		used += uint(e >> 8)
 		dst[i] = byte(e)
 	}
@@ -367,10 +372,11 @@ func (h *huffTable) decode4(dst, in []byte, off int) error {
 	d3 := dst[3*seg:]
 
 	dt := &h.dt
-	shift := (64 - uint(h.maxBits)) & 63
 	i := 0
 	n := len(d3) // the shortest
-	for i+4 <= n && p0 >= 8 && p1 >= 8 && p2 >= 8 && p3 >= 8 {
+	// Four streams interleaved so that their table lookups overlap; four symbols of at most 11
+	// bits per stream and reload (a reload leaves at least 57 bits).
+	for ; i+4 <= n && p0 >= 8 && p1 >= 8 && p2 >= 8 && p3 >= 8; i += 4 {
 		p0 -= int(u0 >> 3)
 		u0 &= 7
 		c0 = le64(in0[p0:])
@@ -387,21 +393,46 @@ func (h *huffTable) decode4(dst, in []byte, off int) error {
 		o1 := (*[4]byte)(d1[i:])
 		o2 := (*[4]byte)(d2[i:])
 		o3 := (*[4]byte)(d3[i:])
-		for k := 0; k < 4; k++ {
-			e0 := dt[(c0<<u0)>>shift&2047]
-			e1 := dt[(c1<<u1)>>shift&2047]
-			e2 := dt[(c2<<u2)>>shift&2047]
-			e3 := dt[(c3<<u3)>>shift&2047]
-			u0 += uint(e0 >> 8)
-			u1 += uint(e1 >> 8)
-			u2 += uint(e2 >> 8)
-			u3 += uint(e3 >> 8)
-			o0[k] = byte(e0)
-			o1[k] = byte(e1)
-			o2[k] = byte(e2)
-			o3[k] = byte(e3)
-		}
-		i += 4
+
+		e0 := dt[c0<<u0>>huffShift]
+		e1 := dt[c1<<u1>>huffShift]
+		e2 := dt[c2<<u2>>huffShift]
+		e3 := dt[c3<<u3>>huffShift]
+		u0 += uint(e0 >> 8)
+		u1 += uint(e1 >> 8)
+		u2 += uint(e2 >> 8)
+		u3 += uint(e3 >> 8)
+		o0[0], o1[0], o2[0], o3[0] = byte(e0), byte(e1), byte(e2), byte(e3)
+
+		e0 = dt[c0<<(u0&63)>>huffShift]
+		e1 = dt[c1<<(u1&63)>>huffShift]
+		e2 = dt[c2<<(u2&63)>>huffShift]
+		e3 = dt[c3<<(u3&63)>>huffShift]
+		u0 += uint(e0 >> 8)
+		u1 += uint(e1 >> 8)
+		u2 += uint(e2 >> 8)
+		u3 += uint(e3 >> 8)
+		o0[1], o1[1], o2[1], o3[1] = byte(e0), byte(e1), byte(e2), byte(e3)
+
+		e0 = dt[c0<<(u0&63)>>huffShift]
+		e1 = dt[c1<<(u1&63)>>huffShift]
+		e2 = dt[c2<<(u2&63)>>huffShift]
+		e3 = dt[c3<<(u3&63)>>huffShift]
+		u0 += uint(e0 >> 8)
+		u1 += uint(e1 >> 8)
+		u2 += uint(e2 >> 8)
+		u3 += uint(e3 >> 8)
+		o0[2], o1[2], o2[2], o3[2] = byte(e0), byte(e1), byte(e2), byte(e3)
+
+		e0 = dt[c0<<(u0&63)>>huffShift]
+		e1 = dt[c1<<(u1&63)>>huffShift]
+		e2 = dt[c2<<(u2&63)>>huffShift]
+		e3 = dt[c3<<(u3&63)>>huffShift]
+		u0 += uint(e0 >> 8)
+		u1 += uint(e1 >> 8)
+		u2 += uint(e2 >> 8)
+		u3 += uint(e3 >> 8)
+		o0[3], o1[3], o2[3], o3[3] = byte(e0), byte(e1), byte(e2), byte(e3)
 	}
 	u0, p0 = h.decodeStream(d0[i:], in0, c0, u0, p0)
 	u1, p1 = h.decodeStream(d1[i:], in1, c1, u1, p1)

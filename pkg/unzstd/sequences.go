@@ -99,20 +99,46 @@ func (d *decoder) compressedBlock(pos, end int) error {
 	return d.sequences(src[pos:], pos, nseq, lits, block)
 }
 
+// seqBatch is how many sequences are decoded before they are executed. Decoding and executing
+// in separate loops keeps each loop's variables in registers; batches keep the sequences in
+// the L1 cache and the decoder small.
+const seqBatch = 128
+
+// seqVal is one decoded sequence: literal length, match length and match offset.
+type seqVal struct {
+	ll, ml, mo uint32
+}
+
+// seqState is the state of a sequences bitstream between batches.
+type seqState struct {
+	in            []byte
+	cont          uint64
+	used          uint
+	ptr           int
+	llS, ofS, mlS uint
+	rep           [3]int
+}
+
 // sequences decodes nseq sequences from the bitstream in (at src offset off) and executes them
 // with the block's literals, appending the block's output to d.out.
 func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) error {
+	if nseq > d.blockMax/3 {
+		// Every match is at least 3 bytes long.
+		return corruptf(off, "%d sequences cannot fit in a block of at most %d bytes", nseq,
+			d.blockMax)
+	}
 	cont, used, ptr, ok := revInit(in)
 	if !ok {
 		return corruptf(off, "sequences bitstream: bad or empty")
 	}
-	llT, ofT, mlT := &d.seq[kindLL], &d.seq[kindOF], &d.seq[kindML]
-	llS := uint(revBits(cont, used, uint(d.seqLog[kindLL])))
+	st := seqState{in: in, cont: cont, ptr: ptr, rep: d.rep}
+	st.llS = uint(revBits(cont, used, uint(d.seqLog[kindLL])))
 	used += uint(d.seqLog[kindLL])
-	ofS := uint(revBits(cont, used, uint(d.seqLog[kindOF])))
+	st.ofS = uint(revBits(cont, used, uint(d.seqLog[kindOF])))
 	used += uint(d.seqLog[kindOF])
-	mlS := uint(revBits(cont, used, uint(d.seqLog[kindML])))
+	st.mlS = uint(revBits(cont, used, uint(d.seqLog[kindML])))
 	used += uint(d.seqLog[kindML])
+	st.used = used
 
 	start := len(d.out)
 	end := d.blockEnd(start)
@@ -122,15 +148,79 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 	litsAll := lits[:cap(lits)]
 	nlits := len(lits)
 	lp := 0
-	rep0, rep1, rep2 := d.rep[0], d.rep[1], d.rep[2]
 	window := d.window
 	frameStart := d.frameStart
+	for done := 0; done < nseq; {
+		n := min(seqBatch, nseq-done)
+		batch := d.seqs[:n]
+		if err := d.decodeSeqs(&st, batch, nseq-done, off); err != nil {
+			return err
+		}
+		for i, s := range batch {
+			ll, ml, mo := int(s.ll), int(s.ml), int(s.mo)
+			if ll > nlits-lp {
+				return corruptf(off, "sequence %d wants %d literals, %d are left", done+i, ll,
+					nlits-lp)
+			}
+			if ll+ml > end-op {
+				return d.overrun(block, start, op+ll+ml)
+			}
 
-	// In this loop bits are read with masked shifts (no fix-ups for shifts of 64 or more):
-	// used stays below 64 except at the very end of a stream, where reading a non-empty field
-	// over-reads and is caught by the exact-end check after the loop, and at ptr == 0, where
-	// the reload check catches it. A wrong value read meanwhile only ever meets bounds checks.
-	for i := 0; i < nseq; i++ {
+			// Literals.
+			if ll <= 16 && lp+16 <= len(litsAll) {
+				*(*[16]byte)(out[op:]) = *(*[16]byte)(litsAll[lp:])
+			} else {
+				copy(out[op:op+ll], litsAll[lp:lp+ll])
+			}
+			op += ll
+			lp += ll
+
+			// Match.
+			if mo > op-frameStart {
+				return corruptf(off, "sequence %d: offset %d reaches before the frame's first byte "+
+					"(%d decoded)", done+i, mo, op-frameStart)
+			}
+			if uint64(mo) > window {
+				return corruptf(off, "sequence %d: offset %d exceeds the window size %d", done+i, mo,
+					window)
+			}
+			if mo >= 16 && ml <= 16 {
+				*(*[16]byte)(out[op:]) = *(*[16]byte)(out[op-mo:])
+			} else {
+				copyMatch(out, op, mo, ml)
+			}
+			op += ml
+		}
+		done += n
+	}
+	if st.ptr != 0 || st.used != 64 {
+		return corruptf(off, "sequences bitstream of %d bytes not consumed exactly", len(in))
+	}
+	rest := nlits - lp
+	if rest > end-op {
+		return d.overrun(block, start, op+rest)
+	}
+	copy(out[op:], litsAll[lp:nlits])
+	op += rest
+	d.out = d.out[:op]
+	d.rep = st.rep
+	return nil
+}
+
+// decodeSeqs decodes len(seqs) sequences from the bitstream in st; left is how many sequences
+// of the block are left including these (the last one reads no state update).
+func (d *decoder) decodeSeqs(st *seqState, seqs []seqVal, left, off int) error {
+	llT, ofT, mlT := &d.seq[kindLL], &d.seq[kindOF], &d.seq[kindML]
+	in := st.in
+	cont, used, ptr := st.cont, st.used, st.ptr
+	llS, ofS, mlS := st.llS, st.ofS, st.mlS
+	rep0, rep1, rep2 := st.rep[0], st.rep[1], st.rep[2]
+	var nb uint
+	// Bits are read with masked shifts (no fix-ups for shifts of 64 or more): used stays below
+	// 64 except at the very end of a stream, where reading a non-empty field over-reads and is
+	// caught by the exact-end check, and at ptr == 0, where the reload check catches it. A wrong
+	// value read meanwhile only ever meets bounds checks.
+	for i := range seqs {
 		if ptr >= 8 {
 			ptr -= int(used >> 3)
 			used &= 7
@@ -138,7 +228,7 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 		} else {
 			cont, used, ptr = revReload(in, cont, used, ptr)
 			if used > 64 {
-				return corruptf(off, "sequences bitstream over-read at sequence %d of %d", i, nseq)
+				return corruptf(off, "sequences bitstream over-read")
 			}
 		}
 		ofE, mlE, llE := ofT[ofS&511], mlT[mlS&511], llT[llS&511]
@@ -159,88 +249,63 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 		ll := llE.baseline() + int(cont<<(used&63)>>1>>((63-llE.addBits())&63))
 		used += llE.addBits()
 
-		var mo int
+		// Offset_Value 1-3 names a repeat offset (shifted by one when there are no literals,
+		// where 3 means Repeated_Offset1 - 1); above 3 it is a new offset plus 3. Written
+		// without branches (the compiler makes conditional moves): which case applies is
+		// data-dependent and would be mispredicted often.
+		idx := ofv - 1
+		if ll == 0 {
+			idx++
+		}
 		if ofv > 3 {
-			mo = ofv - 3
-			rep2, rep1, rep0 = rep1, rep0, mo
-		} else {
-			idx := ofv - 1
-			if ll == 0 {
-				idx++
-			}
-			switch idx {
-			case 0:
-				mo = rep0
-			case 1:
-				mo = rep1
-				rep1, rep0 = rep0, mo
-			case 2:
-				mo = rep2
-				rep2, rep1, rep0 = rep1, rep0, mo
-			default:
-				mo = rep0 - 1
-				d.note("seq/offset rep1-1")
-				if mo == 0 {
-					return strictf(off, "sequence %d: repeat offset 1 minus one is zero", i)
-				}
-				rep2, rep1, rep0 = rep1, rep0, mo
-			}
+			idx = 4
 		}
+		mo := ofv - 3 // idx 4: a new offset
+		shift := 2    // how many repeat offsets move down: rep2 = rep1 when 2, rep1 = rep0 when >= 1
+		if idx == 0 {
+			mo, shift = rep0, 0
+		}
+		if idx == 1 {
+			mo, shift = rep1, 1
+		}
+		if idx == 2 {
+			mo = rep2
+		}
+		if idx == 3 {
+			mo = rep0 - 1
+		}
+		if mo == 0 {
+			return strictf(off, "repeat offset 1 minus one is zero")
+		}
+		if d.census != nil && idx == 3 {
+			d.note("seq/offset rep1-1")
+		}
+		if shift == 2 {
+			rep2 = rep1
+		}
+		if shift != 0 {
+			rep1 = rep0
+		}
+		rep0 = mo
+		seqs[i] = seqVal{uint32(ll), uint32(ml), uint32(mo)}
 
-		if i < nseq-1 {
-			// The next states' bits, literal lengths first, in one read of at most 26 bits.
-			ofN, mlN := ofE.nbBits(), mlE.nbBits()
-			nb := llE.nbBits() + mlN + ofN
-			v := uint(cont << (used & 63) >> 1 >> ((63 - nb) & 63))
-			used += nb
-			ofS = ofE.newState() + v&(1<<ofN-1)
-			v >>= ofN
-			mlS = mlE.newState() + v&(1<<mlN-1)
-			llS = llE.newState() + v>>mlN
-		}
-
-		if ll > nlits-lp {
-			return corruptf(off, "sequence %d wants %d literals, %d are left", i, ll, nlits-lp)
-		}
-		if ll+ml > end-op {
-			return d.overrun(block, start, op+ll+ml)
-		}
-
-		// Literals.
-		if ll <= 16 && lp+16 <= len(litsAll) {
-			*(*[16]byte)(out[op:]) = *(*[16]byte)(litsAll[lp:])
-		} else {
-			copy(out[op:op+ll], litsAll[lp:lp+ll])
-		}
-		op += ll
-		lp += ll
-
-		// Match.
-		if mo > op-frameStart {
-			return corruptf(off, "sequence %d: offset %d reaches before the frame's first byte "+
-				"(%d decoded)", i, mo, op-frameStart)
-		}
-		if uint64(mo) > window {
-			return corruptf(off, "sequence %d: offset %d exceeds the window size %d", i, mo, window)
-		}
-		if mo >= 16 && ml <= 16 {
-			*(*[16]byte)(out[op:]) = *(*[16]byte)(out[op-mo:])
-		} else {
-			copyMatch(out, op, mo, ml)
-		}
-		op += ml
+		// The next states' bits, literal lengths first, in one read of at most 26 bits. The
+		// last sequence of the block has none: its read is undone below.
+		ofN, mlN := ofE.nbBits(), mlE.nbBits()
+		nb = llE.nbBits() + mlN + ofN
+		v := uint(cont << (used & 63) >> 1 >> ((63 - nb) & 63))
+		used += nb
+		ofS = ofE.newState() + v&(1<<ofN-1)
+		v >>= ofN
+		mlS = mlE.newState() + v&(1<<mlN-1)
+		llS = llE.newState() + v>>mlN
 	}
-	if ptr != 0 || used != 64 {
-		return corruptf(off, "sequences bitstream of %d bytes not consumed exactly", len(in))
+	if len(seqs) == left {
+		used -= nb
 	}
-	rest := nlits - lp
-	if rest > end-op {
-		return d.overrun(block, start, op+rest)
-	}
-	copy(out[op:], litsAll[lp:nlits])
-	op += rest
-	d.out = d.out[:op]
-	d.rep = [3]int{rep0, rep1, rep2}
+	st.cont, st.used, st.ptr = cont, used, ptr
+	st.llS, st.ofS, st.mlS = llS, ofS, mlS
+	st.rep = [3]int{rep0, rep1, rep2}
 	return nil
 }
 
