@@ -1,0 +1,269 @@
+package unxz
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ulikunitz/xz"
+)
+
+// cachedModules returns the lib/modules/<release> directory of a kernel of series ("6.1" or
+// "6.12") that scripts/fetch-kernel.sh has already unpacked into
+// ${KMODBOOT_CACHE:-~/.cache/kmodboot}. It never downloads.
+func cachedModules(series string) (string, error) {
+	cache := os.Getenv("KMODBOOT_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache directory: %v", err)
+		}
+		cache = filepath.Join(home, ".cache", "kmodboot")
+	}
+	pattern := map[string]string{"6.1": "kernel-6.1.0-*", "6.12": "kernel-6.12.*"}[series]
+	marks, _ := filepath.Glob(filepath.Join(cache, pattern, ".complete"))
+	if len(marks) == 0 {
+		return "", fmt.Errorf("no %s kernel cached in %s; run scripts/fetch-kernel.sh %s to get one",
+			series, cache, series)
+	}
+	sort.Strings(marks)
+	kdir := filepath.Dir(marks[len(marks)-1])
+	mods, _ := filepath.Glob(filepath.Join(kdir, "lib", "modules", "*"))
+	if len(mods) != 1 {
+		return "", fmt.Errorf("%s: want one lib/modules/<release>, got %q", kdir, mods)
+	}
+	return mods[0], nil
+}
+
+// kernelModules is cachedModules for tests that need the kernel: they skip without it, and
+// with -short.
+func kernelModules(t testing.TB, series string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a real kernel tree; skipped with -short")
+	}
+	dir, err := cachedModules(series)
+	if err != nil {
+		t.Skip(err)
+	}
+	return dir
+}
+
+// ulikunitzDecode decodes src with github.com/ulikunitz/xz, the oracle, reading at most limit+1
+// bytes.
+func ulikunitzDecode(src []byte, limit int) ([]byte, error) {
+	r, err := xz.NewReader(bytes.NewReader(src))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(r, int64(limit)+1))
+}
+
+func needXZ(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("the xz command is not installed (apt-get install xz-utils)")
+	}
+}
+
+// mixedInputs returns inputs that make xz(1) write every kind of LZMA2 chunk: incompressible
+// stretches of 64 KiB and more become uncompressed chunks (with a dictionary reset when they
+// come first), the LZMA chunks after them reset the state or set new properties, and long
+// compressible stretches fill several chunks in a row.
+func mixedInputs() map[string][]byte {
+	r := rand.New(rand.NewPCG(3, 4))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	text := sampleText(400 << 10)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	return map[string][]byte{
+		"text-random-text": cat(text[:100<<10], random(200<<10), text, random(70<<10), text[:1000]),
+		"random-first":     cat(random(70<<10), text[:200<<10], random(70<<10)),
+	}
+}
+
+// TestXZCommand compresses inputs with xz(1) and every option that changes what the decoder
+// sees, and checks that Decode gives the input back.
+func TestXZCommand(t *testing.T) {
+	needXZ(t)
+	inputs := mixedInputs()
+	if dir, err := cachedModules("6.1"); err == nil && !testing.Short() {
+		ko, err := os.ReadFile(filepath.Join(dir, "kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko"))
+		if err == nil {
+			inputs["e1000e.ko"] = ko
+		}
+	}
+	options := [][]string{
+		{"-0"}, {"-6"}, {"-9e"},
+		{"--check=none"}, {"--check=crc32"}, {"--check=crc64"}, {"--check=sha256"},
+		{"--check=crc32", "--lzma2=dict=1MiB"}, // kbuild's options
+		{"--lzma2=lc=4,lp=0"}, {"--lzma2=lc=0,lp=4,pb=0"}, {"--lzma2=preset=6,pb=0"},
+		{"--block-size=100000"},                // several blocks
+		{"-T2", "--block-size=100000"},         // several blocks with sizes in their headers
+		{"--lzma2=dict=4KiB", "--check=crc32"}, // the smallest dictionary
+	}
+	if testing.Short() {
+		options = options[1:2]
+	}
+	classes := map[string]bool{}
+	names := make([]string, 0, len(inputs))
+	for name := range inputs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		in := inputs[name]
+		for _, opts := range options {
+			label := name + " " + strings.Join(opts, " ")
+			t.Run(label, func(t *testing.T) {
+				src := xzCmd(t, in, append([]string{"-c"}, opts...)...)
+				got, err := Decode(src, len(in))
+				if err != nil {
+					t.Fatalf("Decode(%s) = %v, want nil error", label, err)
+				}
+				if !bytes.Equal(got, in) {
+					t.Fatalf("Decode(%s) = %d bytes, want %d (%s)", label, len(got), len(in),
+						firstDiff(got, in))
+				}
+				for c := range controlClasses(controls(src)) {
+					classes[c] = true
+				}
+			})
+		}
+	}
+	for _, c := range allControlClasses {
+		if !classes[c] {
+			t.Errorf("no xz output had a chunk of kind %q: the inputs no longer cover it", c)
+		}
+	}
+
+	t.Run("concatenated", func(t *testing.T) {
+		a, b := inputs["random-first"], sampleText(5000)
+		src := xzCmd(t, a, "-c", "--check=sha256")
+		src = append(src, make([]byte, 8)...)
+		src = append(src, xzCmd(t, nil, "-c")...)
+		src = append(src, xzCmd(t, b, "-c", "-0")...)
+		src = append(src, make([]byte, 4)...)
+		want := append(append([]byte(nil), a...), b...)
+		got, err := Decode(src, len(want))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("Decode(concatenated) = %d bytes, %v; want %d bytes", len(got), err, len(want))
+		}
+		// xz -dc agrees that this is one valid file.
+		if out := xzCmd(t, src, "-dc"); !bytes.Equal(out, want) {
+			t.Fatalf("xz -dc (concatenated) = %d bytes, want %d", len(out), len(want))
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		got, err := Decode(xzCmd(t, nil, "-c"), 0)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("Decode(xz of nothing) = %d bytes, %v; want 0 bytes", len(got), err)
+		}
+	})
+}
+
+// moduleFiles returns the .ko.xz files under dir, sorted.
+func moduleFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && strings.HasSuffix(p, ".ko.xz") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no .ko.xz files under %s", dir)
+	}
+	return files
+}
+
+// TestModules decodes every .ko.xz of the cached 6.12 kernel and compares the result with
+// github.com/ulikunitz/xz and with xz -dc (run on batches of files, whose output is the
+// concatenation of theirs).
+func TestModules(t *testing.T) {
+	dir := kernelModules(t, "6.12")
+	files := moduleFiles(t, dir)
+	_, err := exec.LookPath("xz")
+	haveXZ := err == nil
+	if !haveXZ {
+		t.Log("the xz command is not installed: comparing with ulikunitz/xz only")
+	}
+	const batch = 200
+	var total int
+	for i := 0; i < len(files); i += batch {
+		group := files[i:min(i+batch, len(files))]
+		type cliResult struct {
+			out []byte
+			err error
+		}
+		cli := make(chan cliResult, 1)
+		if haveXZ {
+			go func() {
+				out, err := exec.Command("xz", append([]string{"-dc", "--"}, group...)...).Output()
+				cli <- cliResult{out, err}
+			}()
+		}
+		var outs [][]byte
+		for _, f := range group {
+			rel, _ := filepath.Rel(dir, f)
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Decode(src, 512<<20)
+			if err != nil {
+				t.Errorf("Decode(%s) = %v, want nil error", rel, err)
+				outs = nil
+				break
+			}
+			want, err := ulikunitzDecode(src, 512<<20)
+			if err != nil {
+				t.Errorf("ulikunitz/xz fails on %s: %v", rel, err)
+			} else if !bytes.Equal(got, want) {
+				t.Errorf("Decode(%s) = %d bytes, ulikunitz/xz gives %d (%s)", rel, len(got),
+					len(want), firstDiff(got, want))
+			}
+			outs = append(outs, got)
+			total += len(got)
+		}
+		if !haveXZ {
+			continue
+		}
+		res := <-cli
+		if res.err != nil {
+			t.Fatalf("xz -dc on %d files from %s: %v", len(group), group[0], res.err)
+		}
+		if outs == nil {
+			continue
+		}
+		off := 0
+		for j, got := range outs {
+			end := off + len(got)
+			if end > len(res.out) || !bytes.Equal(res.out[off:end], got) {
+				t.Fatalf("Decode(%s) differs from xz -dc", group[j])
+			}
+			off = end
+		}
+		if off != len(res.out) {
+			t.Fatalf("xz -dc on %s... wrote %d bytes, Decode %d", group[0], len(res.out), off)
+		}
+	}
+	t.Logf("%d modules, %d bytes decoded, identical to ulikunitz/xz and xz -dc", len(files), total)
+}
