@@ -504,6 +504,11 @@ func TestHandmadeInvalid(t *testing.T) {
 		{"block output above 128 KiB", frame(hdr{fcs: -1, window: 0x50}, nil, rawBlock(hist),
 			seqBlock(rawLits(nil), rleSeqs(0, 0, 52, false, []seq{{0, 0xFFFF, 0}, {0, 0, 0}}))),
 			ErrCorrupt, "more than the maximum 131072"},
+		// The 5-byte literals header has 36 bits: the top byte must not overflow on 32-bit
+		// platforms (it did, into a negative size).
+		{"literals size in the header's top byte", frame(hdr{fcs: -1}, nil,
+			compBlock([]byte{0x02 | 3<<2, 0, 0, 0, 0xFF, 0, 0})), ErrCorrupt,
+			"bytes of compressed literals truncated"},
 		{"literals above the window", frame(hdr{fcs: -1, window: 0}, nil,
 			compBlock(append(rleLits('x', 1025), 0))), ErrCorrupt, "1025 literals exceed"},
 	}

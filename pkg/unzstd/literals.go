@@ -72,9 +72,10 @@ func (d *decoder) literals(pos, end int) ([]byte, int, error) {
 		if end-pos < 5 {
 			return nil, 0, corruptf(start, "literals section header truncated")
 		}
-		v := int(b0>>4) | int(src[pos+1])<<4 | int(src[pos+2])<<12 | int(src[pos+3])<<20 |
-			int(src[pos+4])<<28
-		regen, csize, h = v&0x3FFFF, v>>18, 5
+		// 36 bits: computed in 64 bits so that 32-bit platforms do not overflow.
+		v := uint64(b0>>4) | uint64(src[pos+1])<<4 | uint64(src[pos+2])<<12 |
+			uint64(src[pos+3])<<20 | uint64(src[pos+4])<<28
+		regen, csize, h = int(v&0x3FFFF), int(v>>18), 5
 	}
 	if regen > d.blockMax {
 		return nil, 0, corruptf(start, "%d literals exceed the block maximum %d", regen, d.blockMax)

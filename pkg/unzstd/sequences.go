@@ -176,7 +176,7 @@ func (d *decoder) sequences(in []byte, off, nseq int, lits []byte, block int) er
 			lp += ll
 
 			// Match.
-			if mo > op-frameStart {
+			if uint(mo) > uint(op-frameStart) { // unsigned: a wrapped offset on 32-bit is huge
 				return corruptf(off, "sequence %d: offset %d reaches before the frame's first byte "+
 					"(%d decoded)", done+i, mo, op-frameStart)
 			}

@@ -67,7 +67,7 @@ func main() {
 	words := strings.Fields("module alias pci usb acpi of platform driver device firmware " +
 		"license depends softdep vermagic intree retpoline name srcversion parm")
 	var text []byte
-	for len(text) < 8000 {
+	for len(text) < 5000 {
 		text = append(text, words[r.Intn(len(words))]...)
 		text = append(text, " =\n"[r.Intn(3)])
 	}
