@@ -9,8 +9,9 @@ import (
 // FuzzDecode feeds arbitrary bytes to Decode. It must never panic, every error must wrap one
 // of the sentinels, and whenever klauspost/compress/zstd accepts the input Decode must return
 // the same bytes, except where Decode is deliberately stricter (errStrict: see doc.go) or the
-// output passes the fuzz limit. Seeds: the fixtures in testdata, handmade frames and
-// testdata/fuzz/FuzzDecode.
+// output passes the fuzz limit. Seeds: the fixtures in testdata and handmade frames.
+//
+//	go test -run '^$' -fuzz FuzzDecode -fuzztime 2m -parallel 1 ./pkg/unzstd/
 func FuzzDecode(f *testing.F) {
 	for _, src := range fixtureFrames(f) {
 		f.Add(src)
