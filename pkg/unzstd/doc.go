@@ -33,11 +33,19 @@
 // decoded block larger than Block_Maximum_Size (the smaller of the window size and 128 KiB), a
 // match offset reaching before the frame's first byte or beyond the window, a bitstream not
 // consumed exactly, a repeat-mode table or treeless literals with nothing to repeat, output
-// that disagrees with Frame_Content_Size, a checksum mismatch, truncation, and trailing bytes
-// that are not a frame. Every window size the descriptor can express is accepted: the window
+// that disagrees with Frame_Content_Size, a checksum mismatch, truncation, trailing bytes
+// that are not a frame, and an empty input. Every window size the descriptor can express is accepted: the window
 // only bounds match offsets here, since the whole output stays in memory anyway.
 //
-// Where the reference decoder (libzstd) is stricter than RFC 8878's text, this package follows
-// libzstd: a "repeat offset 1 minus one" of zero is an error, and a compressed block may not be
-// larger than a single-segment frame's content size.
+// Two checks follow libzstd and RFC 8878 where klauspost/compress/zstd is more lenient: a
+// "Repeated_Offset1 - 1" of zero is an error (klauspost silently uses 1), and a single-segment
+// frame's window is its content size, so a compressed block larger than that is an error
+// (klauspost allows at least 1 KiB). No encoder writes either.
+//
+// # Speed
+//
+// On the 6.1 kernel's modules Decode runs at about 65-70% of the speed of klauspost's DecodeAll
+// with its amd64 assembly, and somewhat faster than klauspost's pure Go code (build tag
+// noasm); see BenchmarkDecode. Sequences are decoded in batches and then executed, Huffman
+// literals four streams at a time, and output is written straight into the result.
 package unzstd
