@@ -150,21 +150,22 @@ func (d *lzmaDecoder) decodeChunk(out []byte, pos, dictStart int, src []byte, n 
 		code: uint32(in[1])<<24 | uint32(in[2])<<16 | uint32(in[3])<<8 | uint32(in[4]),
 		ip:   5,
 	}
+	// From here on, out starts at the dictionary start: positions count from the last
+	// dictionary reset, as the position bits do and as far back as matches may reach. Only
+	// rep0 and the state are kept in registers; the older distances stay in d.rep.
+	out = out[dictStart:]
+	pos -= dictStart
 	state := d.state
-	rep0, rep1, rep2, rep3 := d.rep[0], d.rep[1], d.rep[2], d.rep[3]
-	pbMask := 1<<d.pb - 1
-	lpMask := 1<<d.lp - 1
-	lc := d.lc
-	end := len(out)
+	rep0 := d.rep[0]
 	var bit uint32
-	for pos < end {
-		posState := (pos - dictStart) & pbMask
-		if r, bit = r.bit(in, &d.isMatch[int(state)<<posBitsMax|posState]); bit == 0 {
+	for pos < len(out) {
+		posState := pos & (1<<d.pb - 1)
+		if r, bit = r.normalize(in).bit(&d.isMatch[int(state)<<posBitsMax|posState]); bit == 0 {
 			prev := 0
-			if pos > dictStart {
+			if pos > 0 {
 				prev = int(out[pos-1])
 			}
-			ctx := ((pos-dictStart)&lpMask)<<lc + prev>>(8-lc)
+			ctx := (pos&(1<<d.lp-1))<<d.lc + prev>>(8-d.lc)
 			probs := (*[literalCoder]uint16)(d.literal[ctx*literalCoder:])
 			if state < 7 {
 				r, out[pos] = r.literal(in, probs)
@@ -176,20 +177,21 @@ func (d *lzmaDecoder) decodeChunk(out []byte, pos, dictStart int, src []byte, n 
 			continue
 		}
 		var length int
-		if r, bit = r.bit(in, &d.isRep[state]); bit == 0 {
+		if r, bit = r.normalize(in).bit(&d.isRep[state]); bit == 0 {
 			// A match with a new distance.
 			r, length = r.length(in, &d.matchLen, posState)
 			var dist uint32
 			if r, dist = r.distance(in, d, length); dist == 0xFFFFFFFF {
 				return errEndMarker
 			}
-			rep3, rep2, rep1, rep0 = rep2, rep1, rep0, dist
+			d.rep[3], d.rep[2], d.rep[1] = d.rep[2], d.rep[1], rep0
+			rep0 = dist
 			state = nextMatch[state]
 		} else {
-			if r, bit = r.bit(in, &d.isRepG0[state]); bit == 0 {
-				if r, bit = r.bit(in, &d.isRep0Long[int(state)<<posBitsMax|posState]); bit == 0 {
+			if r, bit = r.normalize(in).bit(&d.isRepG0[state]); bit == 0 {
+				if r, bit = r.normalize(in).bit(&d.isRep0Long[int(state)<<posBitsMax|posState]); bit == 0 {
 					// Short rep: one byte from distance rep0.
-					if int(rep0) >= pos-dictStart {
+					if int(rep0) >= pos {
 						return errDistance
 					}
 					out[pos] = out[pos-int(rep0)-1]
@@ -199,18 +201,18 @@ func (d *lzmaDecoder) decodeChunk(out []byte, pos, dictStart int, src []byte, n 
 				}
 			} else {
 				var dist uint32
-				if r, bit = r.bit(in, &d.isRepG1[state]); bit == 0 {
-					dist = rep1
+				if r, bit = r.normalize(in).bit(&d.isRepG1[state]); bit == 0 {
+					dist = d.rep[1]
 				} else {
-					if r, bit = r.bit(in, &d.isRepG2[state]); bit == 0 {
-						dist = rep2
+					if r, bit = r.normalize(in).bit(&d.isRepG2[state]); bit == 0 {
+						dist = d.rep[2]
 					} else {
-						dist = rep3
-						rep3 = rep2
+						dist = d.rep[3]
+						d.rep[3] = d.rep[2]
 					}
-					rep2 = rep1
+					d.rep[2] = d.rep[1]
 				}
-				rep1 = rep0
+				d.rep[1] = rep0
 				rep0 = dist
 			}
 			r, length = r.length(in, &d.repLen, posState)
@@ -218,15 +220,15 @@ func (d *lzmaDecoder) decodeChunk(out []byte, pos, dictStart int, src []byte, n 
 		}
 
 		// Copy length bytes from distance rep0.
-		if int(rep0) >= pos-dictStart {
+		if int(rep0) >= pos {
 			return errDistance
 		}
-		if length > end-pos {
+		if length > len(out)-pos {
 			return errMatchSpans
 		}
 		from := pos - int(rep0) - 1
 		switch {
-		case rep0 >= 7 && end-pos >= length+7:
+		case rep0 >= 7 && len(out)-pos >= length+7:
 			// Eight bytes at a time, possibly writing up to 7 bytes past the match (inside
 			// the chunk, to be overwritten). A distance of at least 8 makes every load
 			// read bytes already final.
@@ -255,7 +257,7 @@ func (d *lzmaDecoder) decodeChunk(out []byte, pos, dictStart int, src []byte, n 
 		return errNotFlushed
 	}
 	d.state = state
-	d.rep = [4]uint32{rep0, rep1, rep2, rep3}
+	d.rep[0] = rep0
 	return nil
 }
 
@@ -287,9 +289,9 @@ func (r rangeDec) normalize(in *chunkIn) rangeDec {
 	return r
 }
 
-// bit decodes one bit with probability *p (of a 0, in 1/2048) and adapts *p.
-func (r rangeDec) bit(in *chunkIn, p *uint16) (rangeDec, uint32) {
-	r = r.normalize(in)
+// bit decodes one bit with probability *p (of a 0, in 1/2048) and adapts *p. The range must
+// be normalized first (r.normalize(in).bit(p)): split so that both inline.
+func (r rangeDec) bit(p *uint16) (rangeDec, uint32) {
 	prob := uint32(*p)
 	bound := (r.rng >> probBits) * prob
 	if r.code < bound {
@@ -419,15 +421,50 @@ func (r rangeDec) reverse(in *chunkIn, probs []uint16, nbits uint32) (rangeDec, 
 	return r, sym
 }
 
+// decide decodes one bit with probability prob without branching on it: it returns the new
+// probability and the bit's mask (all ones for a 0 bit, 0 for a 1 bit). The range must be
+// normalized first.
+func (r rangeDec) decide(prob uint32) (rangeDec, uint32, uint32) {
+	bound := (r.rng >> probBits) * prob
+	mask := uint32((int64(r.code) - int64(bound)) >> 63)
+	t := r.rng - bound
+	r.rng = t ^ (t^bound)&mask
+	r.code -= bound &^ mask
+	return r, prob - uint32(int32(prob-(probAdapt0&mask))>>moveBits), mask
+}
+
+// tree3 decodes a 3-bit symbol with the bit tree p. All seven probabilities are loaded first,
+// so that no bit waits for a load that depends on the bit before.
+func (r rangeDec) tree3(in *chunkIn, p *[8]uint16) (rangeDec, uint32) {
+	p1, p2, p3 := uint32(p[1]), uint32(p[2]), uint32(p[3])
+	p4, p5, p6, p7 := uint32(p[4]), uint32(p[5]), uint32(p[6]), uint32(p[7])
+	var np, m0, m1, m2 uint32
+	r, np, m0 = r.normalize(in).decide(p1)
+	p[1] = uint16(np)
+	// Second level: node 2 after a 0, node 3 after a 1.
+	q := p3 ^ (p2^p3)&m0
+	i := 3 + m0 // 2 or 3 (m0 is all ones for a 0 bit)
+	r, np, m1 = r.normalize(in).decide(q)
+	p[i&7] = uint16(np)
+	// Third level: node 2*i + bit.
+	a := p5 ^ (p4^p5)&m1 // children of node 2
+	b := p7 ^ (p6^p7)&m1 // children of node 3
+	q = b ^ (a^b)&m0
+	j := 2*i + 1 + m1
+	r, np, m2 = r.normalize(in).decide(q)
+	p[j&7] = uint16(np)
+	return r, (2*j + 1 + m2) & 7 // the leaf 2*j + bit, minus 8
+}
+
 // length decodes a match length (2-273) with the length coder ld.
 func (r rangeDec) length(in *chunkIn, ld *lenDecoder, posState int) (rangeDec, int) {
 	var bit, sym uint32
-	if r, bit = r.bit(in, &ld.choice); bit == 0 {
-		r, sym = r.tree(in, ld.low[posState][:], 3)
+	if r, bit = r.normalize(in).bit(&ld.choice); bit == 0 {
+		r, sym = r.tree3(in, &ld.low[posState])
 		return r, int(sym) + matchLenMin
 	}
-	if r, bit = r.bit(in, &ld.choice2); bit == 0 {
-		r, sym = r.tree(in, ld.mid[posState][:], 3)
+	if r, bit = r.normalize(in).bit(&ld.choice2); bit == 0 {
+		r, sym = r.tree3(in, &ld.mid[posState])
 		return r, int(sym) + matchLenMin + 8
 	}
 	r, sym = r.tree(in, ld.high[:], 8)
