@@ -47,29 +47,7 @@ func baselineImage(t *testing.T, k Kernel, img string) string {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	tmp := t.TempDir()
-	stage := filepath.Join(tmp, "stage")
-	if err := os.MkdirAll(stage, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sh := func(script string, args ...string) {
-		t.Helper()
-		cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, args...)...)
-		cmd.Dir = stage
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("baseline image: %s %q: %v\n%s", script, args, err, b)
-		}
-	}
-	// The same module files as the kmodboot image; kmod's index replaces ours.
-	sh(`zstd -dc "$1" | cpio -idm --quiet 'lib/modules/*'`, img)
-	modDir := filepath.Join(stage, "lib", "modules", k.Release)
-	if err := os.Remove(filepath.Join(modDir, "meta.pb")); err != nil {
-		t.Fatalf("baseline image: the kmodboot image %s has no lib/modules/%s/meta.pb: %v", img, k.Release, err)
-	}
-	sh(`depmod -b "$1" "$2"`, stage, k.Release)
-	// depmod writes indexes u-root does not read; keep modules.dep (and what the kernel tree
-	// shipped) so the size comparison is fair to the baseline.
-	sh(`cd "$1" && rm -f modules.dep.bin modules.alias modules.alias.bin modules.symbols modules.symbols.bin modules.softdep modules.devname modules.weakdep`, modDir)
-
+	stage := benchModules(t, k, img, tmp, "modules.dep")
 	cpio := filepath.Join(tmp, "baseline.cpio")
 	buildTmp := filepath.Join(tmp, "uimage")
 	if err := os.MkdirAll(buildTmp, 0o755); err != nil {
@@ -91,7 +69,50 @@ func baselineImage(t *testing.T, k Kernel, img string) string {
 	if err != nil {
 		t.Fatalf("baseline image: build u-root image: %v", err)
 	}
-	// Compressed as package initramfs compresses the kmodboot image.
+	compressBench(t, cpio, out)
+	return out
+}
+
+// benchModules stages, in a directory under tmp that it returns, the module files of the
+// kmodboot image img with kmod's depmod output in place of meta.pb, keeping of depmod's
+// files only those named in keep (what the baseline's module loader reads: the size
+// comparison must not charge it for indexes it never opens).
+func benchModules(t *testing.T, k Kernel, img, tmp string, keep ...string) string {
+	t.Helper()
+	stage := filepath.Join(tmp, "stage")
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sh := func(script string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, args...)...)
+		cmd.Dir = stage
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("baseline image: %s %q: %v\n%s", script, args, err, b)
+		}
+	}
+	sh(`zstd -dc "$1" | cpio -idm --quiet 'lib/modules/*'`, img)
+	modDir := filepath.Join(stage, "lib", "modules", k.Release)
+	if err := os.Remove(filepath.Join(modDir, "meta.pb")); err != nil {
+		t.Fatalf("baseline image: the kmodboot image %s has no lib/modules/%s/meta.pb: %v", img, k.Release, err)
+	}
+	sh(`depmod -b "$1" "$2"`, stage, k.Release)
+	kept := map[string]bool{}
+	for _, f := range keep {
+		kept[f] = true
+	}
+	for _, f := range []string{"modules.dep", "modules.dep.bin", "modules.alias", "modules.alias.bin",
+		"modules.symbols", "modules.symbols.bin", "modules.softdep", "modules.devname", "modules.weakdep"} {
+		if !kept[f] {
+			os.Remove(filepath.Join(modDir, f))
+		}
+	}
+	return stage
+}
+
+// compressBench compresses cpio to out as package initramfs compresses the kmodboot image.
+func compressBench(t *testing.T, cpio, out string) {
+	t.Helper()
 	if b, err := exec.Command("zstd", "-q", "-f", "-19", "-T0", "-o", out+".tmp", cpio).CombinedOutput(); err != nil {
 		t.Fatalf("baseline image: zstd: %v\n%s", err, b)
 	}
@@ -99,6 +120,84 @@ func baselineImage(t *testing.T, k Kernel, img string) string {
 		t.Fatal(err)
 	}
 	t.Logf("baseline image %s", out)
+}
+
+// shellInit is the shell-loop baseline's /init: busybox sh mounts the pseudo file systems,
+// runs the loop initramfs scripts use (every modalias through busybox modprobe, repeated until
+// a pass finds nothing new; the same loop as vmtest/coldplugcheck's shell method), then runs
+// vmtest/bootbench, which reports, mounts the root and powers off.
+const shellInit = `#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /sbin /tmp
+/bin/busybox --install -s /bin
+ln -s /bin/modprobe /sbin/modprobe
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+seen=" "
+while :; do
+	new=0
+	for m in $(find /sys/devices -name modalias -exec cat {} + | sort -u); do
+		case "$seen" in *" $m "*) continue ;; esac
+		seen="$seen$m "
+		new=1
+		modprobe -b -q "$m"
+	done
+	[ "$new" = 0 ] && break
+done
+/bin/bootbench
+poweroff -f
+`
+
+// shellImage builds the second baseline: a busybox initramfs whose /init (shellInit) loads
+// drivers with the shell modprobe loop, with the module files of img and kmod's modules.dep
+// and modules.alias (what busybox modprobe reads). It is cached like baselineImage.
+func shellImage(t *testing.T, k Kernel, img string) string {
+	t.Helper()
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", filepath.Base(img), shellInit)
+	for _, f := range []string{"vmtest/bootbench/main.go", "go.sum", "/bin/busybox"} {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(RepoRoot(), f)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("shell baseline image: %v (apt-get install busybox-static)", err)
+		}
+		h.Write(b)
+	}
+	dir := filepath.Join(RepoRoot(), "build", "vmtest", "images")
+	out := filepath.Join(dir, "shell-"+hex.EncodeToString(h.Sum(nil))[:16]+"-"+k.Series+".cpio.zst")
+	if _, err := os.Stat(out); err == nil {
+		t.Logf("shell baseline image %s (cached)", out)
+		return out
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	tmp := t.TempDir()
+	stage := benchModules(t, k, img, tmp, "modules.dep", "modules.alias")
+	bin := filepath.Join(stage, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("cp", "/bin/busybox", filepath.Join(bin, "busybox")).CombinedOutput(); err != nil {
+		t.Fatalf("shell baseline image: %v: %s", err, b)
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bin, "bootbench"), bootbenchPkg)
+	cmd.Dir = RepoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", bootbenchPkg, err, b)
+	}
+	if err := os.WriteFile(filepath.Join(stage, "init"), []byte(shellInit), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cpio := filepath.Join(tmp, "shell.cpio")
+	c := exec.Command("sh", "-c", `find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 > "$1"`, "sh", cpio)
+	c.Dir = stage
+	if b, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("shell baseline image: cpio: %v\n%s", err, b)
+	}
+	compressBench(t, cpio, out)
 	return out
 }
 
@@ -177,11 +276,12 @@ func bootKmodboot(t *testing.T, k Kernel, img, root string, s benchSet) (bootTim
 	return bootTimes{initStart: atof(a[1]), drivers: atof(b[1]), root: atof(c[1]), modules: mods}, true
 }
 
-// bootBaseline boots the baseline image with modules_load=mods.
-func bootBaseline(t *testing.T, k Kernel, img, root string, s benchSet, mods []string) (bootTimes, bool) {
-	vm, log := Boot(t, "bench-baseline-"+s.name, Machine{
+// bootBaseline boots a baseline image (name "baseline" or "shell") with kernel arguments args
+// after "quiet".
+func bootBaseline(t *testing.T, k Kernel, name, img, root string, s benchSet, args ...string) (bootTimes, bool) {
+	vm, log := Boot(t, "bench-"+name+"-"+s.name, Machine{
 		Kernel: k, Initramfs: img,
-		Append: []string{"quiet", "modules_load=" + strings.Join(mods, ",")},
+		Append: append([]string{"quiet"}, args...),
 		NICs:   s.nics, Disks: []Disk{{Model: s.disk, Image: root}},
 	})
 	ok := log.Wait("KMODBOOT-BOOTBENCH modules:", 4*time.Minute)
@@ -191,7 +291,7 @@ func bootBaseline(t *testing.T, k Kernel, img, root string, s benchSet, mods []s
 	out := log.String()
 	a, b, c := baseDriversRE.FindStringSubmatch(out), baseRootRE.FindStringSubmatch(out), baseModulesRE.FindStringSubmatch(out)
 	if !ok || a == nil || b == nil || c == nil {
-		t.Errorf("baseline boot (%s): no KMODBOOT-BOOTBENCH timing lines; console ends:\n%s", s.name, tail(out))
+		t.Errorf("%s boot (%s): no KMODBOOT-BOOTBENCH timing lines; console ends:\n%s", name, s.name, tail(out))
 		return bootTimes{}, false
 	}
 	m := strings.Fields(c[1])
@@ -200,17 +300,19 @@ func bootBaseline(t *testing.T, k Kernel, img, root string, s benchSet, mods []s
 }
 
 // TestBootBench is issue 5's boot benchmark: boot-to-root-mounted time of the default kmodboot
-// image against the image users build today (u-root's init loading modules_load=, see
-// baselineImage), same kernel (Debian 6.1), same machines, alternating boots, one at a time.
-// The baseline's modules_load= lists every module the kmodboot boot of the same machine ended
-// up with (from the new root's /proc/modules), so both load the same drivers. Times come from
-// the guest, in seconds since the kernel started: init's start (the kernel's "Run /init as init
-// process" record, read from /dev/kmsg by vmtest/bootbench: as uinit in the baseline, as the
-// root disk's /sbin/init after kinit's switch_root in kmodboot's boots), drivers loaded (kmodboot: kinit's
-// "coldplug finished"; baseline: its uinit starting, which u-root's init runs after
-// modules_load=) and root mounted. Driver-loading time is drivers loaded minus init's start.
-// It runs only when KMODBOOT_BOOTBENCH names the number of boots per image and machine
-// (scripts/bench-boot.sh sets it); KMODBOOT_BOOTBENCH_SERIES picks the kernel (default 6.1).
+// image against the images users build today: u-root's init loading modules_load= (see
+// baselineImage) and a busybox shell modprobe loop (see shellImage); same kernel (Debian 6.1),
+// same machines, alternating boots, one at a time. modules_load= lists every module the kmodboot
+// boot of the same machine ended up with (from the new root's /proc/modules), so u-root's init
+// loads the same drivers; the shell loop loads what busybox modprobe matches (the log says
+// where that differs). Times come from the guest, in seconds since the kernel started: init's
+// start (the kernel's "Run /init as init process" record, read from /dev/kmsg by
+// vmtest/bootbench: run by the baseline's init, or as the root disk's /sbin/init after kinit's
+// switch_root in kmodboot's boots), drivers loaded (kmodboot: kinit's "coldplug finished";
+// baselines: vmtest/bootbench starting, which they run once their drivers are loaded) and root
+// mounted. Driver-loading time is drivers loaded minus init's start. It runs only when
+// KMODBOOT_BOOTBENCH names the number of boots per image and machine (scripts/bench-boot.sh
+// sets it); KMODBOOT_BOOTBENCH_SERIES picks the kernel (default 6.1).
 func TestBootBench(t *testing.T) {
 	skipShort(t)
 	rounds, _ := strconv.Atoi(os.Getenv("KMODBOOT_BOOTBENCH"))
@@ -224,6 +326,7 @@ func TestBootBench(t *testing.T) {
 	k := FetchKernel(t, series)
 	img := Image(t, ImageOptions{Kernel: k})
 	base := baselineImage(t, k, img)
+	shellImg := shellImage(t, k, img)
 	size := func(p string) int64 {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -231,10 +334,10 @@ func TestBootBench(t *testing.T) {
 		}
 		return fi.Size()
 	}
-	t.Logf("KMODBOOT-BOOT-BENCH %-36s %12s %9s %9s %9s %8s %8s %s", "machine/image", "image (zstd)", "init", "drivers", "root", "loading", "ratio", "(pairs)")
+	t.Logf("KMODBOOT-BOOT-BENCH %-36s %12s %9s %9s %9s %8s %9s %8s %s", "machine/image", "image (zstd)", "init", "drivers", "root", "loading", "vs u-root", "vs shell", "(boots)")
 	for _, s := range bootBenchSets {
 		root := benchRootDisk(t)
-		var ours, theirs []bootTimes
+		var ours, theirs, shell []bootTimes
 		var mods []string
 		for r := 0; r < rounds; r++ {
 			// A failed boot is reported and leaves its pair out of the medians.
@@ -249,11 +352,19 @@ func TestBootBench(t *testing.T) {
 			ours = append(ours, o)
 			// The same drivers for the baseline, from this machine's first kmodboot boot.
 			t.Logf("%s round %d kmodboot: init %.2f drivers %.2f root %.2f (s since kernel start)", s.name, r, o.initStart, o.drivers, o.root)
-			b, ok := bootBaseline(t, k, base, root, s, mods)
+			b, ok := bootBaseline(t, k, "baseline", base, root, s, "modules_load="+strings.Join(mods, ","))
 			if !ok {
 				ours = ours[:len(ours)-1]
 				continue
 			}
+			sb, ok := bootBaseline(t, k, "shell", shellImg, root, s)
+			if !ok {
+				ours = ours[:len(ours)-1]
+				continue
+			}
+			shell = append(shell, sb)
+			t.Logf("%s round %d shell loop: init %.2f drivers %.2f root %.2f (s since kernel start); modules not loaded by kmodboot: %v, missing: %v",
+				s.name, r, sb.initStart, sb.drivers, sb.root, difference(sb.modules, mods), difference(mods, sb.modules))
 			if missing := difference(mods, b.modules); len(missing) > 0 {
 				// Seen for scsi_common once in a while: reported, not fatal; the root's
 				// drivers are checked by the mount.
@@ -276,14 +387,15 @@ func TestBootBench(t *testing.T) {
 		}
 		initT := func(b bootTimes) float64 { return b.initStart }
 		doneT := func(b bootTimes) float64 { return b.drivers }
-		bD := med(theirs, drvT)
+		bD, sD := med(theirs, drvT), med(shell, drvT)
 		row := func(name, img string, v []bootTimes) {
-			t.Logf("KMODBOOT-BOOT-BENCH %-36s %8.2f MiB %8.2fs %8.2fs %8.2fs %7.2fs %8s %d", s.name+" "+name,
+			t.Logf("KMODBOOT-BOOT-BENCH %-36s %8.2f MiB %8.2fs %8.2fs %8.2fs %7.2fs %8s %8s %d", s.name+" "+name,
 				float64(size(img))/(1<<20), med(v, initT), med(v, doneT), med(v, rootT), med(v, drvT),
-				fmt.Sprintf("%.2fx", med(v, drvT)/bD), len(v))
+				fmt.Sprintf("%.2fx", med(v, drvT)/bD), fmt.Sprintf("%.2fx", med(v, drvT)/sD), len(v))
 		}
 		row("kmodboot", img, ours)
 		row("u-root modules_load", base, theirs)
+		row("shell modprobe loop", shellImg, shell)
 	}
 }
 
