@@ -10,10 +10,11 @@
 # coldplug's user CPU time against the kernel's time in its load calls (goal: <= 10%).
 #
 # Environment: ROUNDS (default 3), SERIES (default "6.1 6.12"), SMP (guest CPUs, default "1 2"),
-# COLDPLUG_ARGS (extra coldplug flags, comma-separated). Takes about a minute per boot.
+# COLDPLUG_ARGS (extra coldplug flags, comma-separated), KERNEL_ARGS (extra kernel arguments for
+# both methods, space-separated). Takes about a minute per boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KMODBOOT_VMBENCH=${ROUNDS:-3} KMODBOOT_VMBENCH_SERIES=${SERIES:-"6.1 6.12"} KMODBOOT_VMBENCH_SMP=${SMP:-"1 2"} \
-	KMODBOOT_VMBENCH_COLDPLUG_ARGS=${COLDPLUG_ARGS:-} \
+	KMODBOOT_VMBENCH_COLDPLUG_ARGS=${COLDPLUG_ARGS:-} KMODBOOT_VMBENCH_KERNEL_ARGS=${KERNEL_ARGS:-} \
 	go test -count=1 -run '^TestColdplugBench$' -timeout 3h -v ./vmtest/ |
 	grep -E 'KMODBOOT-COLDPLUG-BENCH|^(---|ok|FAIL|PASS)' | sed 's/^ *coldplug_test.go:[0-9]*: //'

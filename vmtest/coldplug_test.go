@@ -182,8 +182,9 @@ func median(v []float64) float64 {
 // exits; and coldplug's user CPU time against the time the kernel spent in its load calls. It
 // runs only when KMODBOOT_VMBENCH names the number of rounds (make bench sets it). The kernel
 // series are KMODBOOT_VMBENCH_SERIES (default "6.1 6.12"), the guest CPU counts
-// KMODBOOT_VMBENCH_SMP (default "1 2"), and KMODBOOT_VMBENCH_COLDPLUG_ARGS adds coldplug flags
-// (comma-separated, e.g. "-j=1").
+// KMODBOOT_VMBENCH_SMP (default "1 2"), KMODBOOT_VMBENCH_COLDPLUG_ARGS adds coldplug flags
+// (comma-separated, e.g. "-j=1") and KMODBOOT_VMBENCH_KERNEL_ARGS kernel arguments for both
+// methods (space-separated, e.g. "module.async_probe=1").
 func TestColdplugBench(t *testing.T) {
 	skipShort(t)
 	rounds, _ := strconv.Atoi(os.Getenv("KMODBOOT_VMBENCH"))
@@ -199,6 +200,7 @@ func TestColdplugBench(t *testing.T) {
 		smps = []string{"1", "2"}
 	}
 	extra := os.Getenv("KMODBOOT_VMBENCH_COLDPLUG_ARGS")
+	kargs := os.Getenv("KMODBOOT_VMBENCH_KERNEL_ARGS")
 	for _, s := range series {
 		for _, smp := range smps {
 			t.Run(s+"/smp="+smp, func(t *testing.T) {
@@ -208,9 +210,11 @@ func TestColdplugBench(t *testing.T) {
 				res := map[string][]benchResult{}
 				for r := 0; r < rounds; r++ {
 					for _, method := range []string{"shell", "coldplug"} {
-						vm, log := Boot(t, fmt.Sprintf("bench-%s-smp%s-%s-%d", s, smp, method, r), coldplugMachine(t, k, img,
+						m := coldplugMachine(t, k, img,
 							"-mode="+method, fmt.Sprintf("-nics=%d", len(NICModels)), "-disks="+coldplugDisks,
-							"-coldplug-args="+extra))
+							"-coldplug-args="+extra)
+						m.Append = append(strings.Fields(kargs), m.Append...)
+						vm, log := Boot(t, fmt.Sprintf("bench-%s-smp%s-%s-%d", s, smp, method, r), m)
 						log.Wait("KMODBOOT-COLDPLUG-BENCH", 6*time.Minute)
 						vm.Wait()
 						b, ok := parseBench(log.String())
