@@ -628,3 +628,38 @@ func TestErrorsName(t *testing.T) {
 		t.Errorf("strictf = %q, want %q", got, want)
 	}
 }
+
+// TestConcurrent decodes the fixtures from several goroutines at once: decoders come from a
+// pool and the predefined tables are built once, which the race detector checks here.
+func TestConcurrent(t *testing.T) {
+	frames := fixtureFrames(t)
+	want := map[string][]byte{}
+	for name, src := range frames {
+		out, err := Decode(src, 1<<20)
+		if err != nil {
+			t.Fatalf("Decode(%s) error: %v", name, err)
+		}
+		want[name] = out
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 20; i++ {
+				for name, src := range frames {
+					out, err := Decode(src, 1<<20)
+					if err != nil || !bytes.Equal(out, want[name]) {
+						errs <- fmt.Errorf("Decode(%s) = %d bytes, %v; want %d bytes", name, len(out),
+							err, len(want[name]))
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
