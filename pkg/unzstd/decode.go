@@ -29,7 +29,6 @@ const (
 	skipMagicMask  = 0xFFFFFFF0
 	skipMagic      = 0x184D2A50
 	maxBlockSize   = 128 << 10
-	minWindowSize  = 1 << 10
 	wildCopySlack  = 32 // bytes past the logical end that block decoding may scribble on
 	maxHuffmanBits = 11
 )

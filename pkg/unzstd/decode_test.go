@@ -536,9 +536,10 @@ func TestHandmadeInvalid(t *testing.T) {
 func TestLimit(t *testing.T) {
 	big := counting(5000)
 	frames := map[string][]byte{
-		"raw with size":    frame(hdr{fcs: 5000, single: true}, nil, rawBlock(big)),
-		"raw without size": frame(hdr{fcs: -1, window: 0x18}, nil, rawBlock(big[:2500]), rawBlock(big[2500:])),
-		"rle":              frame(hdr{fcs: -1, window: 0x18}, nil, rleBlock(1, 2500), rleBlock(2, 2500)),
+		"raw with size": frame(hdr{fcs: 5000, single: true}, nil, rawBlock(big)),
+		"raw without size": frame(hdr{fcs: -1, window: 0x18}, nil, rawBlock(big[:2500]),
+			rawBlock(big[2500:])),
+		"rle": frame(hdr{fcs: -1, window: 0x18}, nil, rleBlock(1, 2500), rleBlock(2, 2500)),
 		"literals only": frame(hdr{fcs: -1, window: 0x18}, nil,
 			compBlock(append(rleLits('y', 5000), 0))),
 		// One match of 4900 bytes (code 48: 4099 + 801) at offset 100 (Offset_Value 103,

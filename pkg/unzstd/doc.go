@@ -34,8 +34,9 @@
 // match offset reaching before the frame's first byte or beyond the window, a bitstream not
 // consumed exactly, a repeat-mode table or treeless literals with nothing to repeat, output
 // that disagrees with Frame_Content_Size, a checksum mismatch, truncation, trailing bytes
-// that are not a frame, and an empty input. Every window size the descriptor can express is accepted: the window
-// only bounds match offsets here, since the whole output stays in memory anyway.
+// that are not a frame, and an empty input. Every window size the descriptor can express is
+// accepted: the window only bounds match offsets here, since the whole output stays in memory
+// anyway.
 //
 // Two checks follow libzstd and RFC 8878 where klauspost/compress/zstd is more lenient: a
 // "Repeated_Offset1 - 1" of zero is an error (klauspost silently uses 1), and a single-segment

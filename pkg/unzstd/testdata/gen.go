@@ -93,7 +93,8 @@ func main() {
 	}
 	defer os.RemoveAll(tmp)
 	var manifest strings.Builder
-	manifest.WriteString("# name size sha256 of the content, as zstd -dc decodes it (written by gen.go)\n")
+	manifest.WriteString("# name size sha256 of the content, as zstd -dc decodes it " +
+		"(written by gen.go)\n")
 	add := func(name string, z []byte) {
 		if err := os.WriteFile(filepath.Join("testdata", name+".zst"), z, 0o644); err != nil {
 			log.Fatal(err)
@@ -126,7 +127,8 @@ func main() {
 	b, _ := os.ReadFile(filepath.Join("testdata", "hex200.zst"))
 	skip := []byte{0x5E, 0x2A, 0x4D, 0x18, 3, 0, 0, 0, 'a', 'b', 'c'}
 	add("concat", append(append(append([]byte{}, a...), skip...), b...))
-	if err := os.WriteFile(filepath.Join("testdata", "fixtures.txt"), []byte(manifest.String()), 0o644); err != nil {
+	err = os.WriteFile(filepath.Join("testdata", "fixtures.txt"), []byte(manifest.String()), 0o644)
+	if err != nil {
 		log.Fatal(err)
 	}
 }
