@@ -5,9 +5,12 @@ import "encoding/binary"
 // This file is the LZMA decoder proper: a range decoder and the literal/match/rep model of the
 // LZMA format, decoding one LZMA2 chunk at a time straight into the output slice.
 //
-// The hot loop keeps the range decoder's state (range, code, input position) in local variables
-// and decodes every bit with the same few inlined lines, so the compiler keeps them in registers;
-// the probability model lives in lzmaDecoder and is addressed through one pointer.
+// Speed comes from three things. The range decoder (range, code, input position) is a small
+// struct passed and returned by value, so that it lives in registers. The bit trees (literals,
+// lengths, distance slots) are decoded without branching on the decoded bits, which the CPU
+// cannot predict, and load the next bit's probability for both outcomes before the current bit
+// is known. And the input is addressed as a fixed-size array, so reading it needs no bounds
+// check. The probability model lives in lzmaDecoder and is addressed through one pointer.
 
 const (
 	numStates      = 12
@@ -129,6 +132,10 @@ const (
 	errNotFlushed chunkError = "range coder does not end in a flushed state"
 )
 
+// decodeChunk decodes one LZMA chunk, whose n bytes of compressed data (range coder init
+// included) start src, into out[pos:len(out)], filling it exactly. out[dictStart:pos] is the
+// dictionary: matches may reach back to dictStart and no further, and the position bits count
+// from there. src may run on past the chunk; those bytes are read only if the chunk is corrupt.
 func (d *lzmaDecoder) decodeChunk(out []byte, pos, dictStart int, src []byte, n int) error {
 	if n < 5 {
 		return errTruncated
@@ -305,26 +312,29 @@ func (r rangeDec) bit(p *uint16) (rangeDec, uint32) {
 	return r, 1
 }
 
+// decide decodes one bit with probability prob without branching on it: it returns the new
+// probability and the bit's mask (all ones for a 0 bit, 0 for a 1 bit). The range must be
+// normalized first.
+func (r rangeDec) decide(prob uint32) (rangeDec, uint32, uint32) {
+	bound := (r.rng >> probBits) * prob
+	mask := uint32((int64(r.code) - int64(bound)) >> 63)
+	t := r.rng - bound
+	r.rng = t ^ (t^bound)&mask
+	r.code -= bound &^ mask
+	return r, prob - uint32(int32(prob-(probAdapt0&mask))>>moveBits), mask
+}
+
 // literal decodes a literal byte with the 8-bit tree probs.
 func (r rangeDec) literal(in *chunkIn, probs *[literalCoder]uint16) (rangeDec, byte) {
 	sym := uint32(1)
 	prob := uint32(probs[1])
 	for sym < 0x100 {
-		if r.rng < rangeTop {
-			r.rng <<= 8
-			r.code <<= 8
-			r.code |= uint32(in[r.ip&(chunkInSize-1)])
-			r.ip++
-		}
 		// Load both children's probabilities while this bit is decoded, so that the next
 		// bit does not wait for a load that depends on this one.
 		p0, p1 := uint32(probs[2*sym&(literalCoder-1)]), uint32(probs[(2*sym+1)&(literalCoder-1)])
-		bound := (r.rng >> probBits) * prob
-		mask := uint32((int64(r.code) - int64(bound)) >> 63) // all ones for a 0 bit
-		t := r.rng - bound
-		r.rng = t ^ (t^bound)&mask
-		r.code -= bound &^ mask
-		probs[sym] = uint16(prob - uint32(int32(prob-(probAdapt0&mask))>>moveBits))
+		var np, mask uint32
+		r, np, mask = r.normalize(in).decide(prob)
+		probs[sym] = uint16(np)
 		sym = sym<<1 | (mask + 1)
 		prob = p1 ^ (p0^p1)&mask
 	}
@@ -340,12 +350,6 @@ func (r rangeDec) matchedLiteral(in *chunkIn, probs *[literalCoder]uint16, match
 	idx := offset + match&offset + sym
 	prob := uint32(probs[idx&(literalCoder-1)])
 	for sym < 0x100 {
-		if r.rng < rangeTop {
-			r.rng <<= 8
-			r.code <<= 8
-			r.code |= uint32(in[r.ip&(chunkInSize-1)])
-			r.ip++
-		}
 		// As in literal, load the next bit's probability for both outcomes now.
 		mbit := match & offset
 		match <<= 1
@@ -353,12 +357,9 @@ func (r rangeDec) matchedLiteral(in *chunkIn, probs *[literalCoder]uint16, match
 		idx0 := off0 + match&off0 + sym<<1
 		idx1 := off1 + match&off1 + sym<<1 + 1
 		p0, p1 := uint32(probs[idx0&(literalCoder-1)]), uint32(probs[idx1&(literalCoder-1)])
-		bound := (r.rng >> probBits) * prob
-		mask := uint32((int64(r.code) - int64(bound)) >> 63) // all ones for a 0 bit
-		t := r.rng - bound
-		r.rng = t ^ (t^bound)&mask
-		r.code -= bound &^ mask
-		probs[idx&(literalCoder-1)] = uint16(prob - uint32(int32(prob-(probAdapt0&mask))>>moveBits))
+		var np, mask uint32
+		r, np, mask = r.normalize(in).decide(prob)
+		probs[idx&(literalCoder-1)] = uint16(np)
 		sym = sym<<1 | (mask + 1)
 		offset = off1 ^ (off0^off1)&mask
 		idx = idx1 ^ (idx0^idx1)&mask
@@ -373,21 +374,12 @@ func (r rangeDec) tree(in *chunkIn, probs []uint16, nbits uint) (rangeDec, uint3
 	sym := uint32(1)
 	prob := uint32(probs[1])
 	for sym < lim {
-		if r.rng < rangeTop {
-			r.rng <<= 8
-			r.code <<= 8
-			r.code |= uint32(in[r.ip&(chunkInSize-1)])
-			r.ip++
-		}
 		// As in literal, load both children's probabilities early (past the leaves, the
 		// index wraps around to an unused load).
 		p0, p1 := uint32(probs[(2*sym)&(lim-1)]), uint32(probs[(2*sym+1)&(lim-1)])
-		bound := (r.rng >> probBits) * prob
-		mask := uint32((int64(r.code) - int64(bound)) >> 63) // all ones for a 0 bit
-		t := r.rng - bound
-		r.rng = t ^ (t^bound)&mask
-		r.code -= bound &^ mask
-		probs[sym] = uint16(prob - uint32(int32(prob-(probAdapt0&mask))>>moveBits))
+		var np, mask uint32
+		r, np, mask = r.normalize(in).decide(prob)
+		probs[sym] = uint16(np)
 		sym = sym<<1 | (mask + 1)
 		prob = p1 ^ (p0^p1)&mask
 	}
@@ -399,38 +391,14 @@ func (r rangeDec) reverse(in *chunkIn, probs []uint16, nbits uint32) (rangeDec, 
 	m := uint32(1)
 	sym := uint32(0)
 	for i := range nbits {
-		if r.rng < rangeTop {
-			r.rng <<= 8
-			r.code <<= 8
-			r.code |= uint32(in[r.ip&(chunkInSize-1)])
-			r.ip++
-		}
-		p := &probs[m]
-		prob := uint32(*p)
-		bound := (r.rng >> probBits) * prob
-		mask := uint32((int64(r.code) - int64(bound)) >> 63) // all ones for a 0 bit
-		t := r.rng - bound
-		r.rng = t ^ (t^bound)&mask
-		r.code -= bound &^ mask
-		*p = uint16(prob - uint32(int32(prob-(probAdapt0&mask))>>moveBits))
+		var np, mask uint32
+		r, np, mask = r.normalize(in).decide(uint32(probs[m]))
+		probs[m] = uint16(np)
 		bit := mask + 1
-
 		m = m<<1 | bit
 		sym |= bit << i
 	}
 	return r, sym
-}
-
-// decide decodes one bit with probability prob without branching on it: it returns the new
-// probability and the bit's mask (all ones for a 0 bit, 0 for a 1 bit). The range must be
-// normalized first.
-func (r rangeDec) decide(prob uint32) (rangeDec, uint32, uint32) {
-	bound := (r.rng >> probBits) * prob
-	mask := uint32((int64(r.code) - int64(bound)) >> 63)
-	t := r.rng - bound
-	r.rng = t ^ (t^bound)&mask
-	r.code -= bound &^ mask
-	return r, prob - uint32(int32(prob-(probAdapt0&mask))>>moveBits), mask
 }
 
 // tree3 decodes a 3-bit symbol with the bit tree p. All seven probabilities are loaded first,
