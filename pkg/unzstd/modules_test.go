@@ -249,7 +249,8 @@ func TestRealModules(t *testing.T) {
 			}
 			t.Logf("%d modules, %d bytes compressed to %d", len(files), total, ztotal)
 			if _, err := exec.LookPath("zstd"); err != nil {
-				t.Skip("the zstd CLI is not installed (apt-get install zstd): not compared with it")
+				t.Log("the zstd CLI is not installed (apt-get install zstd): not compared with it")
+				return
 			}
 			// zstd -dc of all files at once prints their concatenated contents.
 			cmd := exec.Command("zstd", append([]string{"-dcq", "--long=31"}, files...)...)
