@@ -67,7 +67,7 @@ type decoder struct {
 //
 // Errors wrap ErrCorrupt, ErrUnsupported or ErrTooLarge and name the structure that failed and
 // its byte offset in src. Decode allocates at most about limit bytes of output, whatever the
-// input declares.
+// input declares. It is safe for concurrent use.
 func Decode(src []byte, limit int) ([]byte, error) {
 	d := decoder{src: src, limit: max(limit, 0)}
 	d.recs = d.buf[:0]

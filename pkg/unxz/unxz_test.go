@@ -465,3 +465,33 @@ func TestVLI(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrent decodes fixtures from several goroutines at once (run it with -race): the
+// decoders reused through the pool must not be shared.
+func TestConcurrent(t *testing.T) {
+	plain := readTestdata(t, "plain.txt")
+	names := []string{"preset-6.xz", "lc4-lp0.xz", "lc0-lp4-pb0.xz", "blocks.xz", "check-sha256.xz"}
+	srcs := map[string][]byte{}
+	for _, name := range names {
+		srcs[name] = readTestdata(t, name)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 50 {
+				name := names[(g+i)%len(names)]
+				got, err := Decode(srcs[name], 1<<20)
+				if err != nil || !bytes.Equal(got, plain) {
+					errs <- fmt.Errorf("Decode(%s) = %d bytes, %v; want plain.txt", name, len(got), err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
