@@ -9,12 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/kmodboot/kmodboot/pkg/unxz"
+	"github.com/kmodboot/kmodboot/pkg/unzstd"
 )
 
 // Compression kinds returned by Compression.
@@ -174,15 +172,18 @@ func Sniff(data []byte) (kind string, ok bool) {
 	return None, false
 }
 
-// decompress inflates data of the given kind, bounded by MaxModuleSize.
+// decompress inflates data of the given kind, bounded by MaxModuleSize. The xz and zstd
+// decoders are our own (pkg/unxz, pkg/unzstd) because they do no work at program start: the
+// libraries they replace built CRC tables and pulled in crypto packages at init, which cost
+// every modload process about half a millisecond whether it decompressed anything or not.
 func decompress(data []byte, kind string) ([]byte, error) {
 	var out []byte
 	var err error
 	switch kind {
 	case XZ:
-		out, err = unxz(data)
+		out, err = unxz.Decode(data, MaxModuleSize)
 	case Zstd:
-		out, err = unzstd(data)
+		out, err = unzstd.Decode(data, MaxModuleSize)
 	case Gzip:
 		out, err = gunzip(data)
 	default:
@@ -194,72 +195,7 @@ func decompress(data []byte, kind string) ([]byte, error) {
 	return out, nil
 }
 
-func unxz(data []byte) ([]byte, error) {
-	r, err := xz.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	return readBounded(r, xzSize(data))
-}
 
-// xzSize returns the uncompressed size recorded in the index of a single-stream xz file, or
-// 4 times the compressed size when the index cannot be read. It is only a buffer size hint.
-func xzSize(data []byte) int {
-	guess := 4 * len(data)
-	if len(data) < 12+32 || string(data[len(data)-2:]) != "YZ" {
-		return guess
-	}
-	footer := data[len(data)-12:]
-	backward := (uint64(binary.LittleEndian.Uint32(footer[4:8])) + 1) * 4
-	if backward > uint64(len(data)-12) {
-		return guess
-	}
-	idx := data[uint64(len(data)-12)-backward : len(data)-12]
-	if len(idx) == 0 || idx[0] != 0 {
-		return guess
-	}
-	p := idx[1:]
-	n, k := binary.Uvarint(p)
-	if k <= 0 || n > 1<<16 {
-		return guess
-	}
-	p = p[k:]
-	var total uint64
-	for range n {
-		if _, k = binary.Uvarint(p); k <= 0 {
-			return guess
-		}
-		p = p[k:]
-		var u uint64
-		if u, k = binary.Uvarint(p); k <= 0 {
-			return guess
-		}
-		p = p[k:]
-		total += u
-	}
-	if total == 0 || total > MaxModuleSize {
-		return guess
-	}
-	return int(total)
-}
-
-var (
-	zstdOnce sync.Once
-	zstdDec  *zstd.Decoder
-	zstdErr  error
-)
-
-func unzstd(data []byte) ([]byte, error) {
-	zstdOnce.Do(func() {
-		zstdDec, zstdErr = zstd.NewReader(nil,
-			zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
-			zstd.WithDecoderMaxMemory(MaxModuleSize))
-	})
-	if zstdErr != nil {
-		return nil, zstdErr
-	}
-	return zstdDec.DecodeAll(data, nil)
-}
 
 func gunzip(data []byte) ([]byte, error) {
 	r, err := gzip.NewReader(bytes.NewReader(data))
