@@ -2,7 +2,10 @@ package unxz
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -266,4 +269,40 @@ func TestModules(t *testing.T) {
 		}
 	}
 	t.Logf("%d modules, %d bytes decoded, identical to ulikunitz/xz and xz -dc", len(files), total)
+}
+
+// TestDictionarySize checks that match distances are bounded by the dictionary size of the
+// filter properties: xz(1) compresses 8 KiB of noise twice over with a 16 KiB dictionary (so
+// the second copy is one match at distance 8 KiB); declaring a 4 KiB dictionary instead must
+// fail, as it does in xz -dc.
+func TestDictionarySize(t *testing.T) {
+	needXZ(t)
+	noise := make([]byte, 8<<10)
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range noise {
+		noise[i] = byte(r.Uint32())
+	}
+	in := append(append([]byte(nil), noise...), noise...)
+	src := xzCmd(t, in, "-c", "--check=crc32", "--lzma2=preset=6,dict=16KiB")
+	if got, err := Decode(src, len(in)); err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("Decode(16 KiB dictionary) = %d bytes, %v; want the input back", len(got), err)
+	}
+	// The block header starts at 12 with no size fields: size, flags, then 21 01 <dict byte>.
+	if src[13] != 0 || src[14] != 0x21 || src[15] != 0x01 {
+		t.Fatalf("unexpected block header % x", src[12:24])
+	}
+	small := append([]byte(nil), src...)
+	small[16] = 0 // 4 KiB
+	hsize := (int(small[12]) + 1) * 4
+	binary.LittleEndian.PutUint32(small[12+hsize-4:], crc32.ChecksumIEEE(small[12:12+hsize-4]))
+	_, err := Decode(small, len(in))
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "exceeds the dictionary size") {
+		t.Fatalf("Decode(4 KiB dictionary) = %v, want an error wrapping ErrCorrupt about the "+
+			"dictionary size", err)
+	}
+	cmd := exec.Command("xz", "-dc")
+	cmd.Stdin = bytes.NewReader(small)
+	if err := cmd.Run(); err == nil {
+		t.Errorf("xz -dc accepts the file with a 4 KiB dictionary; Decode refuses it")
+	}
 }

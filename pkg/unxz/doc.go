@@ -26,9 +26,9 @@
 // index against the blocks actually decoded (count, unpadded and uncompressed sizes) and the
 // footer's backward size against the index; the LZMA2 chunk sequence (the first chunk must reset
 // the dictionary, new properties must follow a dictionary reset, lc+lp <= 4); and inside each
-// LZMA chunk, that every match reaches only into data decoded since the last dictionary reset,
-// that no match runs past the chunk, and that the chunk's compressed size is exactly what its
-// range coder consumed, ending flushed.
+// LZMA chunk, that every match reaches only into data decoded since the last dictionary reset
+// and no farther than the dictionary size, that no match runs past the chunk, and that the
+// chunk's compressed size is exactly what its range coder consumed, ending flushed.
 //
 // # What is refused, and why
 //
@@ -38,10 +38,11 @@
 // CRC64 and SHA-256 (the format reserves them; xz(1) itself only writes these four), and
 // reserved header flags, which may announce fields this decoder would misread.
 //
-// The dictionary size in the LZMA2 filter properties is checked for validity but does not
-// limit match distances: the whole output is the dictionary (there is no separate window to
-// copy through), so a match may reach back to the last dictionary reset, as in
-// github.com/ulikunitz/xz, whose dictionary is at least 8 MiB.
+// # Design
+//
+// The dictionary size in the LZMA2 filter properties bounds how far back matches may reach, as
+// in xz(1), but no dictionary buffer is allocated: the whole output is the dictionary, so
+// matches copy from the output itself.
 //
 // SHA-256 is computed by a small implementation in this package rather than crypto/sha256:
 // importing crypto/sha256 links the FIPS 140 module (about 220 KB) and its package inits.

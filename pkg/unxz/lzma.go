@@ -44,6 +44,7 @@ type lenDecoder struct {
 // state machine, the four most recent distances and every adaptive probability.
 type lzmaDecoder struct {
 	lc, lp, pb uint
+	dictSize   uint32 // from the LZMA2 filter properties: matches reach back at most this far
 	state      uint32
 	rep        [4]uint32
 
@@ -125,6 +126,7 @@ func (e chunkError) Error() string { return string(e) }
 const (
 	errFirstByte  chunkError = "range coder's first byte is not 0"
 	errDistance   chunkError = "match distance reaches before the start of the dictionary"
+	errDictSize   chunkError = "match distance exceeds the dictionary size of the filter properties"
 	errEndMarker  chunkError = "end-of-payload marker inside an LZMA2 chunk"
 	errMatchSpans chunkError = "match runs past the end of the chunk"
 	errTruncated  chunkError = "compressed data ends before the chunk's uncompressed size is reached"
@@ -198,8 +200,8 @@ func (d *lzmaDecoder) decodeChunk(out []byte, pos, dictStart int, src []byte, n 
 			if r, bit = r.normalize(in).bit(&d.isRepG0[state]); bit == 0 {
 				if r, bit = r.normalize(in).bit(&d.isRep0Long[int(state)<<posBitsMax|posState]); bit == 0 {
 					// Short rep: one byte from distance rep0.
-					if int(rep0) >= pos {
-						return errDistance
+					if int(rep0) >= pos || rep0 >= d.dictSize {
+						return d.distanceError(rep0, pos)
 					}
 					out[pos] = out[pos-int(rep0)-1]
 					pos++
@@ -227,8 +229,8 @@ func (d *lzmaDecoder) decodeChunk(out []byte, pos, dictStart int, src []byte, n 
 		}
 
 		// Copy length bytes from distance rep0.
-		if int(rep0) >= pos {
-			return errDistance
+		if int(rep0) >= pos || rep0 >= d.dictSize {
+			return d.distanceError(rep0, pos)
 		}
 		if length > len(out)-pos {
 			return errMatchSpans
@@ -266,6 +268,14 @@ func (d *lzmaDecoder) decodeChunk(out []byte, pos, dictStart int, src []byte, n 
 	d.state = state
 	d.rep[0] = rep0
 	return nil
+}
+
+// distanceError says which bound the match distance rep0+1 at pos broke.
+func (d *lzmaDecoder) distanceError(rep0 uint32, pos int) error {
+	if rep0 >= d.dictSize {
+		return errDictSize
+	}
+	return errDistance
 }
 
 // State transitions after each kind of symbol.

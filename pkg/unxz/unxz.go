@@ -254,6 +254,7 @@ func (d *decoder) block(off int, check byte) (int, error) {
 		}
 	}
 	nfilters := int(flags&3) + 1
+	var dictSize uint32
 	for i := range nfilters {
 		at := off + p
 		id, err := field("filter ID")
@@ -282,11 +283,15 @@ func (d *decoder) block(off int, check byte) (int, error) {
 			return 0, errAt(ErrCorrupt, at, "LZMA2 filter properties are %d bytes, want 1",
 				len(props))
 		}
-		// The dictionary size only bounds how far back matches may reach in a streaming
-		// decoder; here the whole output is the dictionary, so it needs no buffer of its own
-		// and only the byte's validity is checked.
-		if props[0] > 40 {
-			return 0, errAt(ErrUnsupported, off+p-1, "LZMA2 dictionary size byte 0x%02x", props[0])
+		// The dictionary size bounds how far back matches may reach. The whole output is the
+		// dictionary, so it needs no buffer of its own.
+		b := props[0]
+		if b > 40 {
+			return 0, errAt(ErrUnsupported, off+p-1, "LZMA2 dictionary size byte 0x%02x", b)
+		}
+		dictSize = 0xFFFFFFFF
+		if b < 40 {
+			dictSize = (2 | uint32(b)&1) << (b/2 + 11)
 		}
 	}
 	for ; p < len(fields); p++ {
@@ -312,7 +317,7 @@ func (d *decoder) block(off int, check byte) (int, error) {
 		}
 		d.reserve(int(usize), true)
 	}
-	n, err := d.lzma2(data, off)
+	n, err := d.lzma2(data, off, dictSize)
 	if err != nil {
 		return 0, err
 	}
@@ -379,7 +384,7 @@ func (d *decoder) reserve(n int, exact bool) {
 
 // lzma2 decodes the LZMA2 data at the start of in (which starts at byte base of the input) up
 // to and including its end marker, appending to d.out. It returns the bytes of in consumed.
-func (d *decoder) lzma2(in []byte, base int) (int, error) {
+func (d *decoder) lzma2(in []byte, base int, dictSize uint32) (int, error) {
 	if d.lz == nil {
 		d.lz, _ = lzmaPool.Get().(*lzmaDecoder)
 		if d.lz == nil {
@@ -387,6 +392,7 @@ func (d *decoder) lzma2(in []byte, base int) (int, error) {
 		}
 	}
 	lz := d.lz
+	lz.dictSize = dictSize
 	needDictReset, needProps := true, true
 	dictStart := d.pos
 	p := 0
