@@ -117,6 +117,13 @@ type Coldplug struct {
 	lastScan   time.Time
 	scanTook   time.Duration // duration of the last scan
 	scanned    bool          // the first scan is done
+	// The initial scan runs in a goroutine until initialDone delivers its result; initial
+	// delivers its devices meanwhile. held keeps the modaliases deferred until it is done.
+	initial     chan Device
+	initialDone chan initialScan
+	initialAt   time.Time
+	initialNew  int
+	held        []string
 
 	results  chan aliasResult
 	events   chan eventMsg
@@ -204,14 +211,53 @@ func (c *Coldplug) since(t time.Time) time.Duration {
 // only when sysfs cannot be scanned at all.
 func (c *Coldplug) Run(ctx context.Context) (*Report, error) {
 	c.start = time.Now()
-	c.startReader()
-	if _, err := c.scan("initial"); err != nil {
+	if err := checkSysfs(c.opts.Root); err != nil {
 		return nil, err
 	}
-	sort.SliceStable(c.queue, func(i, j int) bool { return deferred(c.queue[i]) < deferred(c.queue[j]) })
-	c.scanned = true
+	c.startReader()
+	c.startInitialScan()
 	rep := c.loop(ctx)
 	return rep, nil
+}
+
+// startInitialScan walks sysfs in a goroutine that hands each device to the loop as the walk
+// finds it, so the first loads start while the walk goes on, and then the walk's result.
+func (c *Coldplug) startInitialScan() {
+	c.initial = make(chan Device, 64)
+	c.initialDone = make(chan initialScan, 1)
+	c.initialAt = time.Now()
+	go func() {
+		res, err := ScanFunc(c.opts.Root, func(d Device) {
+			select {
+			case c.initial <- d:
+			case <-c.done:
+			}
+		})
+		c.initialDone <- initialScan{res, err}
+	}()
+}
+
+type initialScan struct {
+	res *ScanResult
+	err error
+}
+
+// endInitialScan takes in the initial scan's result: its record, and the deferred modaliases,
+// which now join the queue.
+func (c *Coldplug) endInitialScan(s initialScan) {
+	c.initial, c.initialDone = nil, nil
+	c.scanned = true
+	c.lastScan = time.Now()
+	rec := ScanRecord{Reason: "initial", At: c.since(c.initialAt), New: c.initialNew}
+	if s.err != nil {
+		rec.Error = s.err.Error()
+	} else {
+		c.scanTook = s.res.Took
+		rec.Took, rec.Devices, rec.Dirs, rec.Errors = s.res.Took, len(s.res.Devices), s.res.Dirs, s.res.Errors
+	}
+	c.scans = append(c.scans, rec)
+	c.queue = append(c.queue, c.held...)
+	c.held = nil
 }
 
 func (c *Coldplug) startReader() {
@@ -255,7 +301,7 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 		if c.eventsLive {
 			c.dirty = false
 		}
-		if c.dirty && (c.inflight == 0 || time.Since(c.lastScan) >= c.rescanInterval()) {
+		if c.dirty && c.scanned && (c.inflight == 0 || time.Since(c.lastScan) >= c.rescanInterval()) {
 			c.dirty = false
 			if n, _ := c.scan("after loads"); n > 0 {
 				last = time.Now()
@@ -265,6 +311,8 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 		var quietC, rescanC <-chan time.Time
 		var timer *time.Timer
 		switch {
+		case !c.scanned:
+			// The initial scan is still walking: it, not a timer, brings what comes next.
 		case c.inflight == 0 && len(c.queue) == 0:
 			wait := time.Duration(0)
 			if c.opts.Quiet > 0 {
@@ -279,6 +327,14 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			rescanC = timer.C
 		}
 		select {
+		case d := <-c.initial:
+			if c.addDevice(d) {
+				c.initialNew++
+				last = time.Now()
+			}
+		case r := <-c.initialDone:
+			c.endInitialScan(r)
+			last = time.Now()
 		case <-rescanC:
 			// The rescan happens at the top of the loop.
 		case r := <-c.results:
@@ -356,12 +412,15 @@ func (c *Coldplug) addDevice(d Device) bool {
 		Status:   "queued",
 	}}
 	c.order = append(c.order, d.Modalias)
-	if c.scanned {
+	switch {
+	case c.scanned:
 		// A device that appeared after the first scan was created by a driver just loaded
 		// (a disk behind its controller, a virtio device behind virtio_pci): it is on the
 		// critical path to a usable machine, so it goes before what the first scan queued.
 		c.queue = append([]string{d.Modalias}, c.queue...)
-	} else {
+	case deferred(d.Modalias) > 0:
+		c.held = append(c.held, d.Modalias)
+	default:
 		c.queue = append(c.queue, d.Modalias)
 	}
 	return true
