@@ -50,7 +50,7 @@
 //
 // # Speed
 //
-// On the 6.1 kernel's modules Decode runs about 30% faster than compress/gzip (see
+// On the 6.1 kernel's modules Decode runs about a third faster than compress/gzip (see
 // BenchmarkDecode): the bit buffer is refilled 64 bits at a time from the input in memory,
 // the Huffman tables resolve most codes in one lookup that also yields the length or distance
 // base and its extra bits, matches are copied eight bytes at a time, and the CRC-32 uses
