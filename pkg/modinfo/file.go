@@ -2,8 +2,6 @@ package modinfo
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kmodboot/kmodboot/pkg/ungzip"
 	"github.com/kmodboot/kmodboot/pkg/unxz"
 	"github.com/kmodboot/kmodboot/pkg/unzstd"
 )
@@ -172,10 +171,11 @@ func Sniff(data []byte) (kind string, ok bool) {
 	return None, false
 }
 
-// decompress inflates data of the given kind, bounded by MaxModuleSize. The xz and zstd
-// decoders are our own (pkg/unxz, pkg/unzstd) because they do no work at program start: the
-// libraries they replace built CRC tables and pulled in crypto packages at init, which cost
-// every modload process about half a millisecond whether it decompressed anything or not.
+// decompress inflates data of the given kind, bounded by MaxModuleSize. The decoders are our
+// own (pkg/unxz, pkg/unzstd, pkg/ungzip) because they do no work at program start: the
+// libraries they replace (ulikunitz/xz, klauspost/compress, compress/gzip) built CRC and
+// Huffman tables and pulled in crypto packages at init, which cost every modload process
+// about half a millisecond whether it decompressed anything or not.
 func decompress(data []byte, kind string) ([]byte, error) {
 	var out []byte
 	var err error
@@ -185,7 +185,7 @@ func decompress(data []byte, kind string) ([]byte, error) {
 	case Zstd:
 		out, err = unzstd.Decode(data, MaxModuleSize)
 	case Gzip:
-		out, err = gunzip(data)
+		out, err = ungzip.Decode(data, MaxModuleSize)
 	default:
 		return nil, fmt.Errorf("%w: unknown compression %q", ErrDecompress, kind)
 	}
@@ -197,38 +197,7 @@ func decompress(data []byte, kind string) ([]byte, error) {
 
 
 
-func gunzip(data []byte) ([]byte, error) {
-	r, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	// The trailer's ISIZE is the uncompressed size modulo 2^32: a good buffer size hint.
-	hint := 4 * len(data)
-	if len(data) >= 18 {
-		if n := int(binary.LittleEndian.Uint32(data[len(data)-4:])); n > 0 && n <= MaxModuleSize {
-			hint = n
-		}
-	}
-	out, err := readBounded(r, hint)
-	if err != nil {
-		return nil, err
-	}
-	return out, r.Close()
-}
 
-// readBounded reads r to EOF into a buffer of initial capacity hint, failing past MaxModuleSize.
-func readBounded(r io.Reader, hint int) ([]byte, error) {
-	hint = min(max(hint, 512), MaxModuleSize)
-	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
-	n, err := buf.ReadFrom(io.LimitReader(r, MaxModuleSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > MaxModuleSize {
-		return nil, fmt.Errorf("uncompressed data exceeds %d bytes", MaxModuleSize)
-	}
-	return buf.Bytes(), nil
-}
 
 // readAllSized reads all of f, whose size is size, in one buffer.
 func readAllSized(f *os.File, size int64) ([]byte, error) {
