@@ -195,10 +195,6 @@ func decompress(data []byte, kind string) ([]byte, error) {
 	return out, nil
 }
 
-
-
-
-
 // readAllSized reads all of f, whose size is size, in one buffer.
 func readAllSized(f *os.File, size int64) ([]byte, error) {
 	if size < 0 || size > MaxModuleSize {
