@@ -213,7 +213,7 @@ func TestModuleRefuses(t *testing.T) {
 	}
 	raw = append(protoAppendString(protoAppendString(nil, 1, "aaa"), 8, ""), raw...)
 	raw = protoAppendString(raw, 2, "../../etc/evil.ko")
-	ix := &Index{source: "bad.pb", raw: [][]byte{raw}, decoded: make([]*Module, 1)}
+	ix := &Index{source: "bad.pb", data: protowire.AppendBytes(nil, raw), offs: []uint32{0}, decoded: map[int]*Module{}}
 	if _, err := ix.Module(0); err == nil || !strings.Contains(err.Error(), "not a clean path") {
 		t.Errorf("Module(late evil path) = %v, want a refusal", err)
 	}
