@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/kmodboot/kmodboot/internal/dectest"
 )
 
 // BenchmarkDecode decodes the cached sample of real modules (see TestRealModules) compressed
@@ -76,13 +78,13 @@ func benchCPU(b *testing.B, bytes int64, op func()) {
 	defer runtime.UnlockOSThread()
 	b.SetBytes(bytes)
 	b.ReportAllocs()
-	c0, ok := threadCPU()
+	c0, ok := dectest.ThreadCPU()
 	n := 0
 	for b.Loop() {
 		op()
 		n++
 	}
-	if c1, ok1 := threadCPU(); ok && ok1 && c1 > c0 {
+	if c1, ok1 := dectest.ThreadCPU(); ok && ok1 && c1 > c0 {
 		b.ReportMetric(float64(bytes)*float64(n)/(c1-c0).Seconds()/1e6, "cpu-MB/s")
 	}
 }
