@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodboot/kmodboot/vmtest/internal/shellloop"
 	"github.com/u-root/gobusybox/src/pkg/golang"
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
@@ -123,8 +124,8 @@ func compressBench(t *testing.T, cpio, out string) {
 }
 
 // shellInit is the shell-loop baseline's /init: busybox sh mounts the pseudo file systems,
-// runs the loop initramfs scripts use (every modalias through busybox modprobe, repeated until
-// a pass finds nothing new; the same loop as vmtest/coldplugcheck's shell method), then runs
+// runs the loop initramfs scripts use (shellloop.Script: every modalias through busybox
+// modprobe, repeated until a pass finds nothing new, as vmtest/coldplugcheck's shell method), then runs
 // vmtest/bootbench, which reports, mounts the root and powers off.
 const shellInit = `#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /sbin /tmp
@@ -133,18 +134,7 @@ ln -s /bin/modprobe /sbin/modprobe
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-seen=" "
-while :; do
-	new=0
-	for m in $(find /sys/devices -name modalias -exec cat {} + | sort -u); do
-		case "$seen" in *" $m "*) continue ;; esac
-		seen="$seen$m "
-		new=1
-		modprobe -b -q "$m"
-	done
-	[ "$new" = 0 ] && break
-done
-/bin/bootbench
+` + shellloop.Script + `/bin/bootbench
 poweroff -f
 `
 

@@ -123,14 +123,15 @@ func (w logWriter) Write(p []byte) (int, error) {
 }
 
 // imageKey fingerprints everything an image is built from: the options, the kernel, and the
-// Go sources, go.mod and go.sum of the tree (test files excluded).
+// Go sources, go.mod and go.sum of the tree (test files excluded; vmtest's guest programs such
+// as coldplugcheck go into images too).
 func imageKey(o ImageOptions) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%q %q %q %v %q %q %v %q %q\n", o.Kernel.Dir, o.Kernel.Release, o.Classes, o.Classes == nil,
 		o.Modules, o.ExtraCommands, o.NoModules, o.ExtraFiles, initramfs.CoreCommands)
 	root := RepoRoot()
 	var files []string
-	for _, top := range []string{"cmds", "pkg", "initramfs", "spec", "internal"} {
+	for _, top := range []string{"cmds", "pkg", "initramfs", "spec", "internal", "vmtest"} {
 		err := filepath.WalkDir(filepath.Join(root, top), func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if os.IsNotExist(err) {

@@ -54,6 +54,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kmodboot/kmodboot/vmtest/internal/shellloop"
 )
 
 var (
@@ -281,21 +283,6 @@ func check() {
 	}
 }
 
-// shellLoop is the baseline: every modalias through modprobe, repeated until nothing is new.
-const shellLoop = `
-seen=" "
-while :; do
-	new=0
-	for m in $(find /sys/devices -name modalias -exec cat {} + | sort -u); do
-		case "$seen" in *" $m "*) continue ;; esac
-		seen="$seen$m "
-		new=1
-		modprobe -b -q "$m"
-	done
-	[ "$new" = 0 ] && break
-done
-`
-
 func bench(method string) {
 	var cmd *exec.Cmd
 	var stdout bytes.Buffer
@@ -309,7 +296,7 @@ func bench(method string) {
 			fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=shell: %v\n", err)
 			return
 		}
-		cmd = exec.Command(filepath.Join(bin, "sh"), "-c", shellLoop)
+		cmd = exec.Command(filepath.Join(bin, "sh"), "-c", shellloop.Script)
 		cmd.Env = []string{"PATH=" + bin}
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 	}
