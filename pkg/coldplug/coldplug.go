@@ -227,35 +227,40 @@ func (c *Coldplug) startInitialScan() {
 	c.initialDone = make(chan initialScan, 1)
 	c.initialAt = time.Now()
 	go func() {
-		res, err := ScanFunc(c.opts.Root, func(d Device) {
+		// Run has checked sysfs already.
+		res := scanChecked(c.opts.Root, func(d Device) {
 			select {
 			case c.initial <- d:
 			case <-c.done:
 			}
 		})
-		c.initialDone <- initialScan{res, err}
+		c.initialDone <- initialScan{res}
 	}()
 }
 
-type initialScan struct {
-	res *ScanResult
-	err error
-}
+type initialScan struct{ res *ScanResult }
 
 // endInitialScan takes in the initial scan's result: its record, and the deferred modaliases,
 // which now join the queue.
 func (c *Coldplug) endInitialScan(s initialScan) {
+	// The walk sent every device before its result, but the loop's select may have taken the
+	// result first: take in the devices still buffered before closing the door on them.
+	for drained := false; !drained; {
+		select {
+		case d := <-c.initial:
+			if c.addDevice(d) {
+				c.initialNew++
+			}
+		default:
+			drained = true
+		}
+	}
 	c.initial, c.initialDone = nil, nil
 	c.scanned = true
 	c.lastScan = time.Now()
-	rec := ScanRecord{Reason: "initial", At: c.since(c.initialAt), New: c.initialNew}
-	if s.err != nil {
-		rec.Error = s.err.Error()
-	} else {
-		c.scanTook = s.res.Took
-		rec.Took, rec.Devices, rec.Dirs, rec.Errors = s.res.Took, len(s.res.Devices), s.res.Dirs, s.res.Errors
-	}
-	c.scans = append(c.scans, rec)
+	c.scanTook = s.res.Took
+	c.scans = append(c.scans, ScanRecord{Reason: "initial", At: c.since(c.initialAt), New: c.initialNew,
+		Took: s.res.Took, Devices: len(s.res.Devices), Dirs: s.res.Dirs, Errors: s.res.Errors})
 	c.queue = append(c.queue, c.held...)
 	c.held = nil
 }
@@ -413,10 +418,11 @@ func (c *Coldplug) addDevice(d Device) bool {
 	}}
 	c.order = append(c.order, d.Modalias)
 	switch {
-	case c.scanned:
-		// A device that appeared after the first scan was created by a driver just loaded
-		// (a disk behind its controller, a virtio device behind virtio_pci): it is on the
-		// critical path to a usable machine, so it goes before what the first scan queued.
+	case c.scanned || d.Source == "uevent":
+		// A device that appeared after the first scan, or that a uevent announced while it
+		// ran, was created by a driver just loaded (a disk behind its controller, a virtio
+		// device behind virtio_pci): it is on the critical path to a usable machine, so it
+		// goes before what the first scan queued.
 		c.queue = append([]string{d.Modalias}, c.queue...)
 	case deferred(d.Modalias) > 0:
 		c.held = append(c.held, d.Modalias)

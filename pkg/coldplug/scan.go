@@ -65,17 +65,22 @@ func Scan(root string) (*ScanResult, error) { return ScanFunc(root, nil) }
 // first devices while the walk goes on: under emulation a walk of a small machine's sysfs
 // takes a tenth of a second.
 func ScanFunc(root string, found func(Device)) (*ScanResult, error) {
-	start := time.Now()
-	sys := filepath.Join(rootDir(root), "sys")
-	top := filepath.Join(sys, "devices")
 	if err := checkSysfs(root); err != nil {
 		return nil, err
 	}
+	return scanChecked(root, found), nil
+}
+
+// scanChecked is ScanFunc once checkSysfs has passed.
+func scanChecked(root string, found func(Device)) *ScanResult {
+	start := time.Now()
+	sys := filepath.Join(rootDir(root), "sys")
+	top := filepath.Join(sys, "devices")
 	res := &ScanResult{sys: sys, found: found}
 	walk(top, res)
 	sort.Slice(res.Devices, func(i, j int) bool { return res.Devices[i].Path < res.Devices[j].Path })
 	res.Took = time.Since(start)
-	return res, nil
+	return res
 }
 
 // checkSysfs fails, saying what to do, when <root>/sys/devices cannot be read.
