@@ -3,8 +3,8 @@
 //
 // Synopsis:
 //
-//	coldplug [-v] [-n] [-json] [-timeout D] [-quiet D] [-watch] [-meta FILE] [-root DIR]
-//	         [-S RELEASE] [-j N] [-trace FILE] [-timeline] [-cpuprofile FILE]
+//	coldplug [-v] [-n] [-json] [-timeout D] [-quiet D] [-wait-quiet] [-watch] [-meta FILE]
+//	         [-root DIR] [-S RELEASE] [-j N] [-trace FILE] [-timeline] [-cpuprofile FILE]
 //
 // Description:
 //
@@ -12,7 +12,9 @@
 // modules they resolve to through the meta.pb index (as modload would, blacklist applied), many
 // at a time. It takes in the devices that loads create (virtio devices after virtio_pci, SCSI
 // disks after ahci or virtio_scsi, which need sd_mod), from uevents and from rescans of sysfs,
-// until nothing new has appeared for the quiet period, or until the time bound. A module that
+// until it has settled, or until the time bound. It has settled when nothing is loading and it
+// has taken in every uevent the kernel has sent (/sys/kernel/uevent_seqnum), as udevadm settle
+// decides; without uevents, when nothing new has appeared for the quiet period. A module that
 // fails is reported and does not stop the others; ENODEV (no such hardware) is not a failure; a
 // modalias that no module matches is normal and reported as unmatched. It ends with one line:
 //
@@ -26,7 +28,10 @@
 //	-json        print the whole report as JSON on stdout (the summary goes to stderr)
 //	-timeout D   stop after D even if loads are still running (default 30s); the report names
 //	             them, and the exit status is 2
-//	-quiet D     how long nothing must happen before coldplug is done (default 200ms)
+//	-quiet D     how long nothing must happen before coldplug is done when it cannot tell
+//	             sooner from the uevent counter (default 200ms)
+//	-wait-quiet  wait out the quiet period even when settled: for devices that a bus
+//	             enumerates later on its own (USB behind its host controller, MMC cards)
 //	-watch       after coldplug, keep running as a hotplug daemon, loading drivers for devices
 //	             added later, until SIGINT or SIGTERM
 //	-meta FILE   the index (default: ROOT/lib/modules/RELEASE/meta.pb)
@@ -90,6 +95,7 @@ type env struct {
 
 type options struct {
 	verbose, dryRun, asJSON, watch, timeline bool
+	waitQuiet                                bool
 	timeout, quiet                           time.Duration
 	meta, root, release, trace, cpuprofile   string
 	jobs                                     int
@@ -103,7 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	fs.BoolVar(&o.dryRun, "n", false, "dry run: print what would be loaded")
 	fs.BoolVar(&o.asJSON, "json", false, "print the report as JSON on stdout")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "stop after this long even if loads are running")
-	fs.DurationVar(&o.quiet, "quiet", coldplug.DefaultQuiet, "how long nothing must happen before coldplug is done")
+	fs.DurationVar(&o.quiet, "quiet", coldplug.DefaultQuiet, "how long nothing must happen before coldplug is done, when the uevent counter cannot tell sooner")
+	fs.BoolVar(&o.waitQuiet, "wait-quiet", false, "wait out the quiet period even when every uevent is in (for buses that enumerate later, e.g. USB)")
 	fs.BoolVar(&o.watch, "watch", false, "keep running as a hotplug daemon after coldplug")
 	fs.StringVar(&o.meta, "meta", "", "module index (default: ROOT/lib/modules/RELEASE/meta.pb)")
 	fs.StringVar(&o.root, "root", "/", "directory that stands for /")
@@ -113,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	fs.BoolVar(&o.timeline, "timeline", false, "print the boot trace as a text chart")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write coldplug's CPU profile to this file")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s [-v] [-n] [-json] [-timeout D] [-quiet D] [-watch] [-meta FILE] [-root DIR] [-S RELEASE] [-j N] [-trace FILE] [-timeline] [-cpuprofile FILE]\n", name)
+		fmt.Fprintf(stderr, "usage: %s [-v] [-n] [-json] [-timeout D] [-quiet D] [-wait-quiet] [-watch] [-meta FILE] [-root DIR] [-S RELEASE] [-j N] [-trace FILE] [-timeline] [-cpuprofile FILE]\n", name)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -185,7 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	if o.dryRun || quiet == 0 {
 		quiet = -1
 	}
-	opts := coldplug.Options{Root: o.root, Loader: kmodLoader{l}, Events: src, Quiet: quiet, Parallel: o.jobs}
+	opts := coldplug.Options{Root: o.root, Loader: kmodLoader{l}, Events: src, Quiet: quiet, WaitQuiet: o.waitQuiet}
 	if o.verbose {
 		opts.Logf = logf
 	}

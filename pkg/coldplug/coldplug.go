@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -68,10 +67,18 @@ type EventSource interface {
 }
 
 // DefaultQuiet is the default quiet period: how long coldplug waits, with nothing loading and
-// nothing new seen, before it decides that every device has shown up. It can be short because
-// finit_module returns only after the module's asynchronous probes (ATA ports, SCSI scans)
-// have finished, so the devices a driver creates already exist when its load returns.
+// nothing new seen, before it decides that every device has shown up, when it cannot tell
+// sooner (see Options.WaitQuiet). It can be short because finit_module returns only after the
+// module's asynchronous probes (ATA ports, SCSI scans) have finished, so the devices a driver
+// creates already exist when its load returns.
 const DefaultQuiet = 200 * time.Millisecond
+
+// DefaultAliasParallel is how many modaliases are being resolved and loaded at once unless
+// Options.Parallel says otherwise. It is well above the loader's bound on load system calls,
+// because most LoadAlias calls wait: on a module that another modalias is already loading
+// (four virtio devices all need virtio_pci) or on a dependency. Were the two bounds equal,
+// those waiting calls would hold back the load of a device that needs something else.
+const DefaultAliasParallel = 64
 
 // Options configure a Coldplug.
 type Options struct {
@@ -85,8 +92,17 @@ type Options struct {
 	// Quiet is the quiet period (see DefaultQuiet); 0 means DefaultQuiet, a negative value
 	// means none (one final scan, then stop: right for a dry run).
 	Quiet time.Duration
-	// Parallel bounds concurrent LoadAlias calls; 0 means 4×GOMAXPROCS. (The loader bounds
-	// the system calls themselves.)
+	// WaitQuiet makes Run wait out the quiet period even when it knows that nothing is
+	// pending. Without it, Run stops as soon as nothing is loading and it has taken in every
+	// uevent the kernel has sent (the kernel's counter, <Root>/sys/kernel/uevent_seqnum, is
+	// no higher than the last SEQNUM received), which is what udevadm settle waits for. A
+	// device that a bus enumerates later from its own work queue (USB behind a host
+	// controller, an MMC card) comes after that; WaitQuiet with a long Quiet, or Watch,
+	// catches those.
+	WaitQuiet bool
+	// Parallel bounds concurrent LoadAlias calls; 0 means DefaultAliasParallel. The loader
+	// bounds the system calls themselves: this bound only keeps a storm of modaliases from
+	// becoming a storm of goroutines.
 	Parallel int
 	// Logf, when set, receives a line for each module load, failure and unmatched modalias as
 	// it happens (coldplug -v, and -watch's log). It is called from one goroutine at a time.
@@ -125,6 +141,11 @@ type Coldplug struct {
 	initialNew  int
 	held        []string
 
+	// seqSeen is the highest uevent SEQNUM taken in, or the kernel's counter when Run began,
+	// if seqKnown: the kernel counter could be read then.
+	seqSeen  uint64
+	seqKnown bool
+
 	results  chan aliasResult
 	events   chan eventMsg
 	done     chan struct{} // closed by Close: workers stop sending
@@ -158,7 +179,7 @@ func New(opts Options) (*Coldplug, error) {
 		opts.Quiet = DefaultQuiet
 	}
 	if opts.Parallel <= 0 {
-		opts.Parallel = 4 * runtime.GOMAXPROCS(0)
+		opts.Parallel = DefaultAliasParallel
 	}
 	return &Coldplug{
 		opts:       opts,
@@ -205,7 +226,8 @@ func (c *Coldplug) since(t time.Time) time.Duration {
 }
 
 // Run coldplugs: it scans sysfs, loads what every modalias needs, takes in the devices that
-// uevents and rescans reveal, and returns when nothing has happened for the quiet period, or
+// uevents and rescans reveal, and returns when it has settled (see Options.WaitQuiet) or
+// nothing has happened for the quiet period, or
 // when ctx ends (the report then says it stopped early and which modaliases were still
 // loading). Failures of single modules are in the report, never an error; Run returns an error
 // only when sysfs cannot be scanned at all.
@@ -215,6 +237,8 @@ func (c *Coldplug) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	c.startReader()
+	// Events before this point concern devices that exist now: the initial scan finds them.
+	c.seqSeen, c.seqKnown = kernelSeqnum(c.opts.Root)
 	c.startInitialScan()
 	rep := c.loop(ctx)
 	return rep, nil
@@ -319,6 +343,10 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 		case !c.scanned:
 			// The initial scan is still walking: it, not a timer, brings what comes next.
 		case c.inflight == 0 && len(c.queue) == 0:
+			if c.settled() {
+				stop = "settled"
+				continue
+			}
 			wait := time.Duration(0)
 			if c.opts.Quiet > 0 {
 				wait = time.Until(last.Add(c.opts.Quiet))
@@ -370,6 +398,20 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 		}
 	}
 	return c.report(timedOut, stop)
+}
+
+// settled reports whether coldplug may stop without waiting out the quiet period: nothing is
+// loading or queued (the caller checks), uevents flow, and the loop has taken in every uevent
+// the kernel has sent. The kernel numbers its uevents under one lock and broadcasts each under
+// it, so every event up to the counter is already in the socket once the counter is read; an
+// event this process will never receive (one for another network namespace) leaves coldplug
+// unsettled, and the quiet period ends it as before.
+func (c *Coldplug) settled() bool {
+	if c.opts.WaitQuiet || !c.eventsLive || !c.seqKnown || !c.scanned {
+		return false
+	}
+	n, ok := kernelSeqnum(c.opts.Root)
+	return ok && n <= c.seqSeen
 }
 
 // dispatch starts queued loads while slots are free.
@@ -499,6 +541,7 @@ func (c *Coldplug) handleEvent(m eventMsg) bool {
 	}
 	c.evstats.Received++
 	ev := m.ev
+	c.seqSeen = max(c.seqSeen, ev.Seqnum)
 	if ev.Action != uevent.ActionAdd || ev.Modalias == "" {
 		return false
 	}

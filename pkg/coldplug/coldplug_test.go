@@ -335,6 +335,67 @@ func TestEventsFailFallBackToRescans(t *testing.T) {
 	}
 }
 
+// TestSettle: with uevents flowing and the kernel's uevent counter readable, coldplug stops as
+// soon as nothing loads and every event the kernel sent is in, without waiting out the quiet
+// period and without a final scan, and still loads every driver, second stage included. It
+// does not stop while the counter is ahead of the events received, and WaitQuiet makes it
+// wait the quiet period all the same.
+func TestSettle(t *testing.T) {
+	const quiet = 2 * time.Second
+	for _, tc := range []struct {
+		name      string
+		ahead     bool // the counter names an event that never comes
+		waitQuiet bool
+		want      string // StopReason
+	}{
+		{name: "settled", want: "settled"},
+		{name: "counter-ahead", ahead: true, want: "quiet"},
+		{name: "wait-quiet", waitQuiet: true, want: "quiet"},
+	} {
+		for _, name := range machines {
+			t.Run(tc.name+"/"+name, func(t *testing.T) {
+				m := loadMachine(t, name)
+				root := stage0(t, m)
+				l := newFakeLoader(t, m, root)
+				l.events = coldplugtest.NewSource()
+				if tc.ahead {
+					// The counter moves past every event only after Run has read it at its
+					// start: an event numbered but never received.
+					writeCounter(t, root, 0)
+					l.onLoad = func(string) { writeCounter(t, root, 1<<40) }
+				} else if err := l.events.NumberEvents(filepath.Join(root, "sys/kernel/uevent_seqnum")); err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				rep := run(t, Options{Root: root, Loader: l, Events: l.events, Quiet: quiet, WaitQuiet: tc.waitQuiet}, 20*time.Second)
+				took := time.Since(start)
+				if rep.StopReason != tc.want {
+					t.Errorf("StopReason = %q, want %q", rep.StopReason, tc.want)
+				}
+				switch {
+				case tc.want == "settled" && took >= quiet:
+					t.Errorf("Run took %v, want less than the quiet period %v", took, quiet)
+				case tc.want == "quiet" && took < quiet:
+					t.Errorf("Run took %v, want at least the quiet period %v", took, quiet)
+				}
+				finals := 0
+				for _, s := range rep.Scans {
+					if s.Reason == "final" {
+						finals++
+					}
+				}
+				if wantFinals := map[bool]int{true: 0, false: 1}[tc.want == "settled"]; finals != wantFinals {
+					t.Errorf("%d final scans, want %d", finals, wantFinals)
+				}
+				wantMods, _ := m.Expected(m.DriverModules())
+				if diff := cmp.Diff(wantMods, loadedModules(rep)); diff != "" {
+					t.Errorf("loaded modules mismatch (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
 // TestEventFiltering replays a real captured uevent stream: only "add" events with a MODALIAS
 // bring devices in; bind/remove/change events, events without MODALIAS and forged or broken
 // datagrams do not.

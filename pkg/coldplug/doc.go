@@ -13,10 +13,15 @@
 // resolves to through a Loader, many at a time. Meanwhile it takes in "add" uevents that carry a
 // MODALIAS (the caller opens the uevent socket before Run, so nothing added after the scan is
 // missed). Without uevents (no socket, or it failed) it rescans sysfs as loads finish instead.
-// When nothing has been loading and nothing new has appeared for a quiet period, it scans one
-// last time and stops. The caller's context
-// bounds the whole run, so a hanging driver cannot hang the boot: Run then returns a report that
-// names what was still loading. If the kernel dropped uevents (ENOBUFS), Run rescans.
+// It stops when it has settled: nothing is loading, and it has taken in every uevent the kernel
+// has sent, by the kernel's counter (/sys/kernel/uevent_seqnum), as udevadm settle decides.
+// Every device a load creates exists when the load returns (finit_module waits for the
+// module's asynchronous probes), and its "add" uevent is numbered and queued on the socket by
+// then, so nothing is left to wait for. Without uevents, or if the counter stays ahead of what
+// arrives, it waits until nothing has happened for a quiet period, scans one last time and
+// stops. The caller's context bounds the whole run, so a hanging driver cannot hang the boot:
+// Run then returns a report that names what was still loading. If the kernel dropped uevents
+// (ENOBUFS), Run rescans.
 //
 // Per-module failures are recorded and never stop the rest. ENODEV from a module's init means
 // the driver found no hardware it handles, and is reported as "no-device", not as a failure. A

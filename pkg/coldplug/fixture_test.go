@@ -3,7 +3,10 @@ package coldplug
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -139,6 +142,18 @@ func (l *fakeLoader) loadOne(ctx context.Context, mod string) ModuleResult {
 		r.Outcome, r.Err = Failed, fmt.Errorf("load %s (kernel/%s.ko): finit_module: %w", mod, mod, err)
 	}
 	return r
+}
+
+// writeCounter writes the fixture's <root>/sys/kernel/uevent_seqnum.
+func writeCounter(t testing.TB, root string, n uint64) {
+	t.Helper()
+	p := filepath.Join(root, "sys/kernel/uevent_seqnum")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(strconv.FormatUint(n, 10)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // errENODEV is what a cpufreq driver's init returns on a machine without its CPU feature.

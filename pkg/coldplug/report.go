@@ -17,8 +17,9 @@ type Report struct {
 	Started time.Time `json:"started"`
 	// Elapsed is how long Run took.
 	Elapsed time.Duration `json:"elapsed_ns"`
-	// TimedOut is true when Run stopped at its time bound (or was cancelled) rather than after
-	// a quiet period; StopReason says which.
+	// TimedOut is true when Run stopped at its time bound (or was cancelled) rather than
+	// because it had settled ("settled") or seen a quiet period ("quiet"); StopReason says
+	// which.
 	TimedOut   bool   `json:"timed_out"`
 	StopReason string `json:"stop_reason"`
 	// Pending lists the modaliases still loading or queued when Run stopped early.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -155,6 +156,17 @@ func linkName(dir, name string) string {
 // driverOf returns the driver bound to the device at sysfs path devPath under root, or "".
 func driverOf(root, devPath string) string {
 	return linkName(filepath.Join(rootDir(root), "sys", filepath.FromSlash(devPath)), "driver")
+}
+
+// kernelSeqnum reads the kernel's uevent counter, <root>/sys/kernel/uevent_seqnum; ok is false
+// when it cannot be read, as in a sysfs fixture without it.
+func kernelSeqnum(root string) (n uint64, ok bool) {
+	b, err := os.ReadFile(filepath.Join(rootDir(root), "sys/kernel/uevent_seqnum"))
+	if err != nil {
+		return 0, false
+	}
+	n, err = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return n, err == nil
 }
 
 func rootDir(root string) string {

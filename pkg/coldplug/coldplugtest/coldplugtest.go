@@ -27,6 +27,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -318,6 +319,10 @@ type Source struct {
 	ch     chan sourceMsg
 	once   sync.Once
 	closed chan struct{}
+
+	mu      sync.Mutex // mu orders numbering and queueing; it guards the fields below.
+	counter string     // see NumberEvents
+	seq     uint64
 }
 
 type sourceMsg struct {
@@ -330,8 +335,41 @@ func NewSource() *Source {
 	return &Source{ch: make(chan sourceMsg, 4096), closed: make(chan struct{})}
 }
 
+// NumberEvents makes the Source number what it sends as the kernel does: each datagram sent
+// afterwards gets the next SEQNUM (replacing the captured one), and the file counter (a
+// fixture's sys/kernel/uevent_seqnum) is raised to it before the datagram is queued.
+// Captured SEQNUMs come from another boot's order of events, which a test's loads do not
+// follow.
+func (s *Source) NumberEvents(counter string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counter = counter
+	return s.writeCounter()
+}
+
+func (s *Source) writeCounter() error {
+	if err := os.MkdirAll(filepath.Dir(s.counter), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(s.counter, []byte(strconv.FormatUint(s.seq, 10)+"\n"), 0o644)
+}
+
+// seqnumVar matches the SEQNUM variable of a datagram.
+var seqnumVar = regexp.MustCompile("\x00SEQNUM=[0-9]*")
+
 // SendRaw queues a datagram.
-func (s *Source) SendRaw(b []byte) { s.ch <- sourceMsg{raw: b} }
+func (s *Source) SendRaw(b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counter != "" {
+		s.seq++
+		b = seqnumVar.ReplaceAll(b, []byte("\x00SEQNUM="+strconv.FormatUint(s.seq, 10)))
+		if err := s.writeCounter(); err != nil {
+			panic(fmt.Sprintf("coldplugtest: write the uevent counter: %v", err))
+		}
+	}
+	s.ch <- sourceMsg{raw: b}
+}
 
 // SendErr queues an error, such as uevent.ErrOverflow.
 func (s *Source) SendErr(err error) { s.ch <- sourceMsg{err: err} }
