@@ -19,9 +19,10 @@
 //	KMODBOOT-CHECK FAIL NAME: WHY
 //	KMODBOOT-CHECKS-DONE pass=P fail=F
 //
-// The checks: coldplug finished within its bound with no failure; every -expect-modules module
-// is loaded; sd_mod was loaded for a scsi:t-0x00 disk and virtio_net for the virtio device
-// that virtio_pci created (second stage); every -expect-unmatched modalias is reported as
+// The checks: coldplug finished within its bound with no failure, and stopped because it had
+// settled (every uevent the kernel sent taken in), not after a quiet period; every
+// -expect-modules module is loaded; sd_mod was loaded for a scsi:t-0x00 disk and virtio_net
+// for the virtio device that virtio_pci created (second stage); every -expect-unmatched modalias is reported as
 // unmatched (a device whose driver is not in the image), without failing the run; the -nics
 // network interfaces and -disks block devices exist. It then prints coldplug's CPU time against
 // the kernel's, the Chrome trace between KMODBOOT-TRACE-BEGIN and KMODBOOT-TRACE-END, and
@@ -34,9 +35,11 @@
 // /bin/busybox; modules.dep and modules.alias for it are made by busybox depmod first, untimed).
 // It prints
 //
-//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P]
+//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P] guest_busy=S guest_idle=S
 //
-// with times in seconds; the bracketed part is coldplug's own report.
+// with times in seconds; the bracketed part is coldplug's own report. guest_busy and guest_idle
+// are the guest's CPU-seconds (all CPUs together, from /proc/stat) busy and idle between the
+// start and "bound": how much of the machine the method used.
 package main
 
 import (
@@ -73,10 +76,11 @@ var (
 
 // report is the part of coldplug's -json report the checks read.
 type report struct {
-	Summary  string   `json:"summary"`
-	TimedOut bool     `json:"timed_out"`
-	Pending  []string `json:"pending"`
-	Aliases  []struct {
+	Summary    string   `json:"summary"`
+	TimedOut   bool     `json:"timed_out"`
+	StopReason string   `json:"stop_reason"`
+	Pending    []string `json:"pending"`
+	Aliases    []struct {
 		Modalias string   `json:"modalias"`
 		Status   string   `json:"status"`
 		Devices  []string `json:"devices"`
@@ -211,6 +215,13 @@ func check() {
 	default:
 		c.ok("finished", "%s; process %v", rep.Summary, took.Round(time.Millisecond))
 	}
+	// On a real kernel with uevents, coldplug knows when every event is in: it must not have
+	// fallen back on waiting out a quiet period.
+	if rep.StopReason != "settled" {
+		c.bad("settled", "stop reason %q, want settled (every uevent the kernel sent taken in)", rep.StopReason)
+	} else {
+		c.ok("settled", "stopped once every uevent the kernel sent was in")
+	}
 
 	loaded := loadedModules()
 	var absent []string
@@ -300,6 +311,7 @@ func bench(method string) {
 		cmd.Env = []string{"PATH=" + bin}
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 	}
+	cpu0 := guestCPU()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: %v\n", method, err)
@@ -308,6 +320,7 @@ func bench(method string) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var boundAt, doneAt time.Duration
+	var cpuBound cpuTimes
 	var exitErr error
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
@@ -318,7 +331,7 @@ func bench(method string) {
 			doneAt = time.Since(start)
 			exited = nil
 			if boundAt == 0 && len(missing()) == 0 {
-				boundAt = doneAt
+				boundAt, cpuBound = doneAt, guestCPU()
 			}
 			if boundAt == 0 {
 				fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: exited (%v) after %.3fs with %v missing\n",
@@ -327,7 +340,7 @@ func bench(method string) {
 			}
 		case <-tick.C:
 			if boundAt == 0 && len(missing()) == 0 {
-				boundAt = time.Since(start)
+				boundAt, cpuBound = time.Since(start), guestCPU()
 			}
 		case <-deadline:
 			fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: not done after %v; missing %v\n", method, *timeout, missing())
@@ -345,10 +358,33 @@ func bench(method string) {
 			fmt.Println(rep.Summary)
 		}
 	}
+	line += fmt.Sprintf(" guest_busy=%.3f guest_idle=%.3f", cpuBound.busy-cpu0.busy, cpuBound.idle-cpu0.idle)
 	if exitErr != nil {
 		line += " exit=" + strconv.Quote(exitErr.Error())
 	}
 	fmt.Println(line)
+}
+
+// cpuTimes is the guest's CPU time, all CPUs together, in seconds.
+type cpuTimes struct{ busy, idle float64 }
+
+// guestCPU reads the "cpu" line of /proc/stat: busy is user, nice, system, irq, softirq and
+// steal; idle is idle and iowait.
+func guestCPU() cpuTimes {
+	b, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var t cpuTimes
+	for i := 1; i < len(f) && i <= 8; i++ {
+		v, _ := strconv.ParseFloat(f[i], 64)
+		v /= 100 // USER_HZ
+		if i == 4 || i == 5 {
+			t.idle += v
+		} else {
+			t.busy += v
+		}
+	}
+	return t
 }
 
 // shellSetup makes a directory of busybox applets and, unless the image has them, modules.dep
