@@ -226,11 +226,10 @@ func (c *Coldplug) since(t time.Time) time.Duration {
 }
 
 // Run coldplugs: it scans sysfs, loads what every modalias needs, takes in the devices that
-// uevents and rescans reveal, and returns when it has settled (see Options.WaitQuiet) or
-// nothing has happened for the quiet period, or
-// when ctx ends (the report then says it stopped early and which modaliases were still
-// loading). Failures of single modules are in the report, never an error; Run returns an error
-// only when sysfs cannot be scanned at all.
+// uevents and rescans reveal, and returns when it has settled (see Options.WaitQuiet), when
+// nothing has happened for the quiet period, or when ctx ends (the report then says it stopped
+// early and which modaliases were still loading). Failures of single modules are in the
+// report, never an error; Run returns an error only when sysfs cannot be scanned at all.
 func (c *Coldplug) Run(ctx context.Context) (*Report, error) {
 	c.start = time.Now()
 	if err := checkSysfs(c.opts.Root); err != nil {
