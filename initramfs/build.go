@@ -48,6 +48,16 @@ var DefaultFilesystems = []string{
 	"erofs", "overlay", "nls_cp437", "nls_ascii", "nls_utf8", "nls_iso8859-1",
 }
 
+// DefaultRequested are aliases that modules of the default image ask the kernel for at run
+// time (request_module, which runs /sbin/modprobe) without declaring them as dependencies or
+// softdeps, so mkmeta's closure cannot know them; they are added by alias (mkmeta -m).
+// crc64_rocksoft, which every NVMe and SCSI disk driver pulls in through t10-pi, asks the
+// crypto API for "crc64-rocksoft" at init: without its provider the request fails, twice
+// (crypto-crc64-rocksoft, then crypto-crc64-rocksoft-all), each time after a modprobe process
+// has started and searched, and crc64_rocksoft falls back to its slower table code. Its
+// softdep names "crc64", which is the library module it already depends on.
+var DefaultRequested = []string{"crypto-crc64-rocksoft"}
+
 // DefaultDrop are module paths (fnmatch globs against the path below the module root) left
 // out of the default image although their class selects them: storage reached over a fabric
 // or a network (Fibre Channel, iSCSI, NVMe over Fabrics, InfiniBand, network block devices),
@@ -105,7 +115,7 @@ type Options struct {
 	// KernelDir/lib/modules.
 	Release string
 	// Classes selects the module subset (mkmeta -class). Nil means the default selection:
-	// DefaultClasses plus DefaultFilesystems, minus DefaultDrop.
+	// DefaultClasses plus DefaultFilesystems and DefaultRequested, minus DefaultDrop.
 	Classes []string
 	// Modules adds modules by name, glob or alias to the subset (mkmeta -m), e.g. for a test.
 	// With Classes empty (not nil) only these and their dependencies are staged, which is how
@@ -335,7 +345,7 @@ func stageModules(ctx context.Context, o Options, release, stage, tmp string, lo
 	classes, names, drop := o.Classes, o.Modules, o.Drop
 	if classes == nil {
 		classes = DefaultClasses
-		names = append(append([]string(nil), DefaultFilesystems...), names...)
+		names = append(append(append([]string(nil), DefaultFilesystems...), DefaultRequested...), names...)
 		if drop == nil {
 			drop = DefaultDrop
 		}

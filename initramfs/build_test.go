@@ -3,6 +3,8 @@ package initramfs
 import (
 	"path"
 	"testing"
+
+	"github.com/kmodboot/kmodboot/internal/kmodref"
 )
 
 func TestMatchAny(t *testing.T) {
@@ -48,5 +50,40 @@ func TestDefaultDropPatterns(t *testing.T) {
 		if _, err := path.Match(g, ""); err != nil {
 			t.Errorf("DefaultDrop pattern %q: %v", g, err)
 		}
+	}
+}
+
+// TestDefaultRequestedExist: every alias of DefaultRequested names a module, or something
+// built in, on both Debian kernels; an alias that matched nothing would be a silent no-op.
+func TestDefaultRequestedExist(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the Debian kernels; runs without -short (make test)")
+	}
+	for _, series := range []string{"6.1", "6.12"} {
+		t.Run(series, func(t *testing.T) {
+			tree, err := kmodref.DepmodTree(series)
+			if err != nil {
+				t.Fatalf("prepare Linux %s: %v", series, err)
+			}
+			mods, err := kmodref.ReadModulesAlias(tree.ModDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			builtin, err := kmodref.ReadBuiltinAliases(tree.ModDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range DefaultRequested {
+				var by []string
+				for _, a := range append(mods, builtin...) {
+					if a.Pattern == want {
+						by = append(by, a.Module)
+					}
+				}
+				if len(by) == 0 {
+					t.Errorf("DefaultRequested alias %q: no module or built-in has it in Linux %s", want, tree.Release)
+				}
+			}
+		})
 	}
 }
