@@ -48,15 +48,39 @@ var DefaultFilesystems = []string{
 	"erofs", "overlay", "nls_cp437", "nls_ascii", "nls_utf8", "nls_iso8859-1",
 }
 
-// DefaultRequested are aliases that modules of the default image ask the kernel for at run
-// time (request_module, which runs /sbin/modprobe) without declaring them as dependencies or
-// softdeps, so mkmeta's closure cannot know them; they are added by alias (mkmeta -m).
+// Requested is an alias that a module asks the kernel for at run time (request_module, which
+// runs /sbin/modprobe) without declaring it as a dependency or softdep, so that mkmeta's
+// closure cannot know it.
+type Requested struct {
+	// By is the module that asks; Alias is what it asks for.
+	By, Alias string
+	// Pre are By's own pre softdeps (its modinfo's): a modprobe.d softdep line replaces them,
+	// so the line the image carries repeats them.
+	Pre []string
+}
+
+// DefaultRequested are the Requested aliases of the default image. Each Alias is added to the
+// image by alias (mkmeta -m), and lib/modprobe.d/kmodboot.conf makes it a pre softdep of By:
+// the provider is loaded before By's init asks for it, so no modprobe process has to start.
 // crc64_rocksoft, which every NVMe and SCSI disk driver pulls in through t10-pi, asks the
-// crypto API for "crc64-rocksoft" at init: without its provider the request fails, twice
+// crypto API for "crc64-rocksoft" at init: without the provider that request fails, twice
 // (crypto-crc64-rocksoft, then crypto-crc64-rocksoft-all), each time after a modprobe process
-// has started and searched, and crc64_rocksoft falls back to its slower table code. Its
-// softdep names "crc64", which is the library module it already depends on.
-var DefaultRequested = []string{"crypto-crc64-rocksoft"}
+// has started and searched, and crc64_rocksoft falls back to its slower table code. Its own
+// softdep names "crc64", the library module it already depends on.
+var DefaultRequested = []Requested{
+	{By: "crc64_rocksoft", Alias: "crypto-crc64-rocksoft", Pre: []string{"crc64"}},
+}
+
+// requestedConf is the modprobe.d text that makes each Alias a pre softdep of its By.
+func requestedConf(reqs []Requested) string {
+	var b strings.Builder
+	b.WriteString("# Written by kmodboot's initramfs builder: aliases modules request at run time\n" +
+		"# (initramfs.DefaultRequested), loaded before the module that requests them.\n")
+	for _, r := range reqs {
+		fmt.Fprintf(&b, "softdep %s pre: %s\n", r.By, strings.Join(append(append([]string(nil), r.Pre...), r.Alias), " "))
+	}
+	return b.String()
+}
 
 // DefaultDrop are module paths (fnmatch globs against the path below the module root) left
 // out of the default image although their class selects them: storage reached over a fabric
@@ -345,7 +369,10 @@ func stageModules(ctx context.Context, o Options, release, stage, tmp string, lo
 	classes, names, drop := o.Classes, o.Modules, o.Drop
 	if classes == nil {
 		classes = DefaultClasses
-		names = append(append(append([]string(nil), DefaultFilesystems...), DefaultRequested...), names...)
+		names = append(append([]string(nil), DefaultFilesystems...), names...)
+		for _, r := range DefaultRequested {
+			names = append(names, r.Alias)
+		}
 		if drop == nil {
 			drop = DefaultDrop
 		}
@@ -380,6 +407,15 @@ func stageModules(ctx context.Context, o Options, release, stage, tmp string, lo
 	}
 	if _, err := os.Stat(filepath.Join(stage, "lib", "modules", release, "meta.pb")); err != nil {
 		return fmt.Errorf("initramfs: mkmeta wrote no meta.pb into %s: %w", stage, err)
+	}
+	if o.Classes == nil {
+		conf := filepath.Join(stage, "lib", "modprobe.d", "kmodboot.conf")
+		if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+			return fmt.Errorf("initramfs: %w", err)
+		}
+		if err := os.WriteFile(conf, []byte(requestedConf(DefaultRequested)), 0o644); err != nil {
+			return fmt.Errorf("initramfs: %w", err)
+		}
 	}
 	return nil
 }

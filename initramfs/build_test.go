@@ -1,10 +1,15 @@
 package initramfs
 
 import (
+	"os"
 	"path"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kmodboot/kmodboot/internal/kmodref"
+	"github.com/kmodboot/kmodboot/pkg/kmod"
 )
 
 func TestMatchAny(t *testing.T) {
@@ -53,8 +58,10 @@ func TestDefaultDropPatterns(t *testing.T) {
 	}
 }
 
-// TestDefaultRequestedExist: every alias of DefaultRequested names a module, or something
-// built in, on both Debian kernels; an alias that matched nothing would be a silent no-op.
+// TestDefaultRequestedExist: on both Debian kernels, every DefaultRequested alias names a
+// module or something built in (an alias that matched nothing would be a silent no-op), and
+// where the requesting module is loadable its own pre softdeps (depmod's modules.softdep) are
+// all in Pre, since the image's modprobe.d line replaces them.
 func TestDefaultRequestedExist(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Debian kernels; runs without -short (make test)")
@@ -73,17 +80,63 @@ func TestDefaultRequestedExist(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range DefaultRequested {
-				var by []string
+			softdep, err := os.ReadFile(filepath.Join(tree.ModDir, "modules.softdep"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range DefaultRequested {
+				found := false
 				for _, a := range append(mods, builtin...) {
-					if a.Pattern == want {
-						by = append(by, a.Module)
-					}
+					found = found || a.Pattern == r.Alias
 				}
-				if len(by) == 0 {
-					t.Errorf("DefaultRequested alias %q: no module or built-in has it in Linux %s", want, tree.Release)
+				if !found {
+					t.Errorf("DefaultRequested alias %q: no module or built-in has it in Linux %s", r.Alias, tree.Release)
+				}
+				for _, line := range strings.Split(string(softdep), "\n") {
+					f := strings.Fields(line)
+					if len(f) < 3 || f[0] != "softdep" || f[1] != r.By {
+						continue
+					}
+					for i, w := range f[2:] {
+						if w == "pre:" {
+							for _, dep := range f[3+i:] {
+								if strings.HasSuffix(dep, ":") {
+									break
+								}
+								if !slices.Contains(r.Pre, dep) {
+									t.Errorf("%s's own pre softdep %s (modules.softdep of %s) is not in its Pre %v: the image's modprobe.d line would drop it", r.By, dep, tree.Release, r.Pre)
+								}
+							}
+						}
+					}
 				}
 			}
 		})
+	}
+}
+
+func TestRequestedConf(t *testing.T) {
+	got := requestedConf([]Requested{{By: "crc64_rocksoft", Alias: "crypto-crc64-rocksoft", Pre: []string{"crc64"}}, {By: "m", Alias: "a"}})
+	for _, want := range []string{"\nsoftdep crc64_rocksoft pre: crc64 crypto-crc64-rocksoft\n", "\nsoftdep m pre: a\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("requestedConf(...) = %q, want a line %q", got, strings.TrimSpace(want))
+		}
+	}
+	// The loader reads it from the image's lib/modprobe.d as written.
+	root := t.TempDir()
+	conf := filepath.Join(root, "lib", "modprobe.d", "kmodboot.conf")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte(got), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := kmod.LoadConfig(root)
+	if err != nil {
+		t.Fatalf("kmod.LoadConfig: %v", err)
+	}
+	pre, _, ok := cfg.Softdeps("crc64_rocksoft")
+	if want := []string{"crc64", "crypto-crc64-rocksoft"}; !ok || !slices.Equal(pre, want) {
+		t.Errorf("Softdeps(crc64_rocksoft) = %v, %v; want %v", pre, ok, want)
 	}
 }
