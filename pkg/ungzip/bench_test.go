@@ -19,7 +19,8 @@ import (
 //
 //	go test -run '^$' -bench Decode -benchtime 2s -count 5 ./pkg/ungzip/
 func BenchmarkDecode(b *testing.B) {
-	modDir, release, cache := kernel61(b)
+	k := dectest.NeedKernel(b, "6.1")
+	modDir, release, cache := k.ModDir, k.Release, k.Cache
 	for _, name := range []string{"l6", "l9"} {
 		var v variant
 		for _, x := range variants {

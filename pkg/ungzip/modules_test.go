@@ -9,9 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kmodboot/kmodboot/internal/dectest"
 )
 
 // The real-module tests compress a sample of the plain .ko files of a Debian 6.1 kernel (from
@@ -39,57 +40,6 @@ var variants = []variant{
 	{name: "pigz11", tool: "pigz", flags: []string{"-11"}, every: 40},
 }
 
-// kernel61 returns the lib/modules/<release> directory of the cached 6.1 kernel and the
-// cache directory, or skips the test when the cache has no 6.1 kernel.
-func kernel61(tb testing.TB) (modDir, release, cache string) {
-	tb.Helper()
-	if testing.Short() {
-		tb.Skip("real-module test skipped with -short")
-	}
-	cache = os.Getenv("KMODBOOT_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			tb.Skipf("no cache directory: %v", err)
-		}
-		cache = filepath.Join(home, ".cache", "kmodboot")
-	}
-	dirs, _ := filepath.Glob(filepath.Join(cache, "kernel-6.1.*"))
-	slices.Sort(dirs)
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], ".complete")); err != nil {
-			continue
-		}
-		mods, _ := filepath.Glob(filepath.Join(dirs[i], "lib", "modules", "*"))
-		if len(mods) == 1 {
-			return mods[0], filepath.Base(mods[0]), cache
-		}
-	}
-	tb.Skipf("no 6.1 kernel in %s: run scripts/fetch-kernel.sh 6.1 to fetch one", cache)
-	return "", "", ""
-}
-
-// moduleList returns the .ko files under modDir, relative and sorted.
-func moduleList(tb testing.TB, modDir string) []string {
-	tb.Helper()
-	var rel []string
-	err := filepath.WalkDir(modDir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".ko") {
-			r, _ := filepath.Rel(modDir, p)
-			rel = append(rel, r)
-		}
-		return err
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	slices.Sort(rel)
-	if len(rel) < 1000 {
-		tb.Fatalf("%s has %d .ko files, want thousands", modDir, len(rel))
-	}
-	return rel
-}
-
 // sampleFile is one compressed file of a variant and the modules it holds, in order.
 type sampleFile struct {
 	name    string // relative to the variant's directory
@@ -101,7 +51,7 @@ type sampleFile struct {
 func compressedSample(tb testing.TB, v variant, modDir, release, cache string) (string,
 	[]sampleFile) {
 	tb.Helper()
-	mods := moduleList(tb, modDir)
+	mods := dectest.ModuleFiles(tb, modDir, ".ko", 1000)
 	var files []sampleFile
 	group := max(v.group, 1)
 	for i := 0; i < len(mods); i += v.every * group {
@@ -149,7 +99,8 @@ func compressedSample(tb testing.TB, v variant, modDir, release, cache string) (
 // TestRealModules decodes every variant of the sample and compares with the original
 // modules, compress/gzip and gzip -dc.
 func TestRealModules(t *testing.T) {
-	modDir, release, cache := kernel61(t)
+	k := dectest.NeedKernel(t, "6.1")
+	modDir, release, cache := k.ModDir, k.Release, k.Cache
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			dir, files := compressedSample(t, v, modDir, release, cache)

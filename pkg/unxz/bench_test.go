@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/kmodboot/kmodboot/internal/dectest"
 )
 
 // The benchmarks need the cached 6.12 kernel (scripts/fetch-kernel.sh 6.12). Run them with
@@ -26,7 +28,7 @@ var decoders = []struct {
 // BenchmarkDecode decodes single real modules: a large one (ext4), a typical one (e1000e) and a
 // small one (virtio_blk).
 func BenchmarkDecode(b *testing.B) {
-	dir := kernelModules(b, "6.12")
+	dir := dectest.NeedKernel(b, "6.12").ModDir
 	for _, rel := range []string{
 		"kernel/fs/ext4/ext4.ko.xz",
 		"kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko.xz",
@@ -57,11 +59,12 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkModules decodes every .ko.xz of the 6.12 kernel per iteration, in memory with each
 // Go decoder, and with xz -dc on batches of files (output discarded; process starts included).
 func BenchmarkModules(b *testing.B) {
-	files := moduleFiles(b, kernelModules(b, "6.12"))
+	dir := dectest.NeedKernel(b, "6.12").ModDir
+	files := dectest.ModuleFiles(b, dir, ".ko.xz", 1000)
 	srcs := make([][]byte, len(files))
 	var total int64
 	for i, f := range files {
-		src, err := os.ReadFile(f)
+		src, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -92,7 +95,7 @@ func BenchmarkModules(b *testing.B) {
 		for b.Loop() {
 			for i := 0; i < len(files); i += 1000 {
 				cmd := exec.Command("xz", append([]string{"-dc", "--"}, files[i:min(i+1000, len(files))]...)...)
-				cmd.Stdout = io.Discard
+				cmd.Dir, cmd.Stdout = dir, io.Discard
 				if err := cmd.Run(); err != nil {
 					b.Fatal(err)
 				}

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -17,48 +15,9 @@ import (
 	"testing"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/kmodboot/kmodboot/internal/dectest"
 )
-
-// cachedModules returns the lib/modules/<release> directory of a kernel of series ("6.1" or
-// "6.12") that scripts/fetch-kernel.sh has already unpacked into
-// ${KMODBOOT_CACHE:-~/.cache/kmodboot}. It never downloads.
-func cachedModules(series string) (string, error) {
-	cache := os.Getenv("KMODBOOT_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache directory: %v", err)
-		}
-		cache = filepath.Join(home, ".cache", "kmodboot")
-	}
-	pattern := map[string]string{"6.1": "kernel-6.1.0-*", "6.12": "kernel-6.12.*"}[series]
-	marks, _ := filepath.Glob(filepath.Join(cache, pattern, ".complete"))
-	if len(marks) == 0 {
-		return "", fmt.Errorf("no %s kernel cached in %s; run scripts/fetch-kernel.sh %s to get one",
-			series, cache, series)
-	}
-	sort.Strings(marks)
-	kdir := filepath.Dir(marks[len(marks)-1])
-	mods, _ := filepath.Glob(filepath.Join(kdir, "lib", "modules", "*"))
-	if len(mods) != 1 {
-		return "", fmt.Errorf("%s: want one lib/modules/<release>, got %q", kdir, mods)
-	}
-	return mods[0], nil
-}
-
-// kernelModules is cachedModules for tests that need the kernel: they skip without it, and
-// with -short.
-func kernelModules(t testing.TB, series string) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a real kernel tree; skipped with -short")
-	}
-	dir, err := cachedModules(series)
-	if err != nil {
-		t.Skip(err)
-	}
-	return dir
-}
 
 // ulikunitzDecode decodes src with github.com/ulikunitz/xz, the oracle, reading at most limit+1
 // bytes.
@@ -103,8 +62,8 @@ func mixedInputs() map[string][]byte {
 func TestXZCommand(t *testing.T) {
 	needXZ(t)
 	inputs := mixedInputs()
-	if dir, err := cachedModules("6.1"); err == nil && !testing.Short() {
-		ko, err := os.ReadFile(filepath.Join(dir, "kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko"))
+	if k, err := dectest.CachedKernel("6.1"); err == nil && !testing.Short() {
+		ko, err := os.ReadFile(filepath.Join(k.ModDir, "kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko"))
 		if err == nil {
 			inputs["e1000e.ko"] = ko
 		}
@@ -178,31 +137,12 @@ func TestXZCommand(t *testing.T) {
 	})
 }
 
-// moduleFiles returns the .ko.xz files under dir, sorted.
-func moduleFiles(t testing.TB, dir string) []string {
-	t.Helper()
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() && strings.HasSuffix(p, ".ko.xz") {
-			files = append(files, p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no .ko.xz files under %s", dir)
-	}
-	return files
-}
-
 // TestModules decodes every .ko.xz of the cached 6.12 kernel and compares the result with
 // github.com/ulikunitz/xz and with xz -dc (run on batches of files, whose output is the
 // concatenation of theirs).
 func TestModules(t *testing.T) {
-	dir := kernelModules(t, "6.12")
-	files := moduleFiles(t, dir)
+	dir := dectest.NeedKernel(t, "6.12").ModDir
+	files := dectest.ModuleFiles(t, dir, ".ko.xz", 1000)
 	_, err := exec.LookPath("xz")
 	haveXZ := err == nil
 	if !haveXZ {
@@ -219,14 +159,15 @@ func TestModules(t *testing.T) {
 		cli := make(chan cliResult, 1)
 		if haveXZ {
 			go func() {
-				out, err := exec.Command("xz", append([]string{"-dc", "--"}, group...)...).Output()
+				cmd := exec.Command("xz", append([]string{"-dc", "--"}, group...)...)
+				cmd.Dir = dir // group holds paths relative to it
+				out, err := cmd.Output()
 				cli <- cliResult{out, err}
 			}()
 		}
 		var outs [][]byte
-		for _, f := range group {
-			rel, _ := filepath.Rel(dir, f)
-			src, err := os.ReadFile(f)
+		for _, rel := range group {
+			src, err := os.ReadFile(filepath.Join(dir, rel))
 			if err != nil {
 				t.Fatal(err)
 			}
