@@ -367,7 +367,8 @@ func stageModules(ctx context.Context, o Options, release, stage, tmp string, lo
 		}
 	}
 	classes, names, drop := o.Classes, o.Modules, o.Drop
-	if classes == nil {
+	defaultSelection := classes == nil
+	if defaultSelection {
 		classes = DefaultClasses
 		names = append(append([]string(nil), DefaultFilesystems...), names...)
 		for _, r := range DefaultRequested {
@@ -408,13 +409,14 @@ func stageModules(ctx context.Context, o Options, release, stage, tmp string, lo
 	if _, err := os.Stat(filepath.Join(stage, "lib", "modules", release, "meta.pb")); err != nil {
 		return fmt.Errorf("initramfs: mkmeta wrote no meta.pb into %s: %w", stage, err)
 	}
-	if o.Classes == nil {
+	if defaultSelection {
 		conf := filepath.Join(stage, "lib", "modprobe.d", "kmodboot.conf")
-		if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
-			return fmt.Errorf("initramfs: %w", err)
+		err := os.MkdirAll(filepath.Dir(conf), 0o755)
+		if err == nil {
+			err = os.WriteFile(conf, []byte(requestedConf(DefaultRequested)), 0o644)
 		}
-		if err := os.WriteFile(conf, []byte(requestedConf(DefaultRequested)), 0o644); err != nil {
-			return fmt.Errorf("initramfs: %w", err)
+		if err != nil {
+			return fmt.Errorf("initramfs: write the softdeps of DefaultRequested into the staged image: %w (is the temporary directory writable and not full?)", err)
 		}
 	}
 	return nil

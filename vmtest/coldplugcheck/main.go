@@ -22,9 +22,9 @@
 // The checks: coldplug finished within its bound with no failure, and stopped because it had
 // settled (every uevent the kernel sent taken in), not after a quiet period; every
 // -expect-modules module is loaded; sd_mod was loaded for a scsi:t-0x00 disk and virtio_net
-// for the virtio device that virtio_pci created (second stage); every -expect-unmatched modalias is reported as
-// unmatched (a device whose driver is not in the image), without failing the run; the -nics
-// network interfaces and -disks block devices exist. It then prints coldplug's CPU time against
+// for the virtio device that virtio_pci created (second stage); every -expect-unmatched
+// modalias is reported as unmatched (a device whose driver is not in the image), without
+// failing the run; the -nics network interfaces and -disks block devices exist. It then prints coldplug's CPU time against
 // the kernel's, the Chrome trace between KMODBOOT-TRACE-BEGIN and KMODBOOT-TRACE-END, and
 // coldplug's CPU profile (base64) between KMODBOOT-PROFILE-BEGIN and KMODBOOT-PROFILE-END.
 //
