@@ -9,29 +9,15 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/kmodboot/kmodboot/internal/dectest"
 )
 
 // fixtures returns the committed testdata/*.gz files (made by testdata/gen.sh) by name.
-func fixtures(tb testing.TB) map[string][]byte {
-	tb.Helper()
-	files, err := filepath.Glob("testdata/*.gz")
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no testdata/*.gz fixtures (%v)", err)
-	}
-	m := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		m[strings.TrimSuffix(filepath.Base(f), ".gz")] = b
-	}
-	return m
-}
+func fixtures(tb testing.TB) map[string][]byte { return dectest.Fixtures(tb, ".gz") }
 
 // TestFixtures decodes the committed fixtures and compares with the sizes and hashes that
 // gzip -dc gave for them (testdata/fixtures.txt) and with compress/gzip.

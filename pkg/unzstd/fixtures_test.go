@@ -6,28 +6,14 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kmodboot/kmodboot/internal/dectest"
 )
 
 // fixtureFrames returns the committed testdata/*.zst files by name.
-func fixtureFrames(tb testing.TB) map[string][]byte {
-	tb.Helper()
-	files, err := filepath.Glob("testdata/*.zst")
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no testdata/*.zst fixtures (%v)", err)
-	}
-	m := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		m[strings.TrimSuffix(filepath.Base(f), ".zst")] = b
-	}
-	return m
-}
+func fixtureFrames(tb testing.TB) map[string][]byte { return dectest.Fixtures(tb, ".zst") }
 
 // fixtureFeatures are the format features that the committed fixtures must exercise: those
 // that the real-module sample does not (or not reliably) show.

@@ -91,3 +91,22 @@ func ModuleFiles(tb testing.TB, modDir, suffix string, atLeast int) []string {
 	}
 	return rel
 }
+
+// Fixtures returns the committed testdata/*<ext> files of the calling test's package (ext is
+// ".gz", ".zst"), by name without ext, and fails the test when there are none.
+func Fixtures(tb testing.TB, ext string) map[string][]byte {
+	tb.Helper()
+	files, err := filepath.Glob("testdata/*" + ext)
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no testdata/*%s fixtures (%v)", ext, err)
+	}
+	m := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		m[strings.TrimSuffix(filepath.Base(f), ext)] = b
+	}
+	return m
+}
