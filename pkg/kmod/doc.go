@@ -7,6 +7,16 @@
 // one module coalesce: one finit_module, and every waiter gets its Result. This is what coldplug
 // needs when a dozen devices ask for the same driver at once.
 //
+// # Live before the call returns
+//
+// finit_module returns only after the kernel, having marked the module live, has waited for
+// every asynchronous probe in the system (ATA port probes and SCSI scans that other drivers
+// started). A library such as libata is usable the moment it is live, so the loader starts a
+// module's dependents, and frees its load slot, as soon as it learns the module is live: from
+// NoteLive (a caller that reads uevents passes on the kernel's "add" event for /module/NAME,
+// sent at that moment) or by reading the module's initstate every Options.LivePoll. Result.Live
+// records when.
+//
 // # Kernel seam
 //
 // Every kernel call goes through the Kernel interface (finit_module, init_module, delete_module),

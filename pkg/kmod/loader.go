@@ -31,15 +31,19 @@ type Loader struct {
 	compOnce sync.Once
 	comp     string // what <root>/sys/module/compression says the kernel decompresses
 
+	live liveWatcher // learns when modules whose calls are running turn live
+
 	// mu guards flights. Finished loads are not remembered: the kernel's initstate is the
 	// truth, and a long-running caller (a hotplug daemon) may see modules unloaded later.
 	mu      sync.Mutex
 	flights map[int]*flight // loads in progress, by module index
 }
 
-// flight is one module load in progress; waiters block on done and then read res.
+// flight is one module load in progress; waiters block on done and then read res. live is
+// closed when the module is live, which may be before its call returns (see DefaultLivePoll).
 type flight struct {
 	done chan struct{}
+	live chan struct{}
 	res  Result
 }
 
@@ -96,6 +100,10 @@ func New(opts Options) (*Loader, error) {
 		n = DefaultParallel()
 	}
 	l.sem = make(chan struct{}, n)
+	l.live = liveWatcher{root: opts.Root, interval: opts.LivePoll}
+	if opts.LivePoll == 0 {
+		l.live.interval = DefaultLivePoll
+	}
 	return l, nil
 }
 
@@ -219,8 +227,22 @@ type node struct {
 	hard     []*node // the hard dependencies among after
 	placed   bool
 	placing  bool
-	done     chan struct{}
-	res      Result
+	done     chan struct{} // closed when res is final
+	// ready is closed when the modules placed after this one may go: when it is live, which
+	// can be before its load call returns, or else when res is final. usable says whether it
+	// is loaded (or would be, in a dry run); it is written before ready is closed.
+	ready     chan struct{}
+	readyOnce sync.Once
+	usable    bool
+	res       Result
+}
+
+// markReady closes n.ready, once.
+func (n *node) markReady(usable bool) {
+	n.readyOnce.Do(func() {
+		n.usable = usable
+		close(n.ready)
+	})
 }
 
 // planner builds the load order of a request the way libkmod builds its probe list: for each
@@ -488,6 +510,7 @@ func (l *Loader) run(ctx context.Context, order, all []*node) {
 	for _, n := range order {
 		inOrder[n] = true
 		n.done = make(chan struct{})
+		n.ready = make(chan struct{})
 	}
 	for _, n := range all {
 		if !inOrder[n] {
@@ -498,6 +521,7 @@ func (l *Loader) run(ctx context.Context, order, all []*node) {
 	if l.opts.DryRun {
 		for _, n := range order {
 			n.res = l.execute(ctx, n)
+			n.markReady(n.res.State.OK() || n.res.State == StateDryRun)
 			close(n.done)
 		}
 		return
@@ -507,11 +531,12 @@ func (l *Loader) run(ctx context.Context, order, all []*node) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(n.done)
 			for _, a := range n.after {
-				<-a.done
+				<-a.ready
 			}
 			n.res = l.execute(ctx, n)
+			n.markReady(n.res.State.OK() || n.res.State == StateDryRun)
+			close(n.done)
 		}()
 	}
 	wg.Wait()
@@ -560,7 +585,8 @@ func (l *Loader) execute(ctx context.Context, n *node) (res Result) {
 		return r
 	}
 	for _, d := range n.hard {
-		if s := d.res.State; !s.OK() && s != StateDryRun {
+		// d is ready: either usable (live, perhaps with its call still running) or final.
+		if !d.usable {
 			r.State = StateSkipped
 			r.Err = fmt.Errorf("load %s (%s): not loaded because its dependency %s was not: %v", n.name, n.path, d.name, d.res.Err)
 			return r
@@ -604,26 +630,38 @@ func (l *Loader) install(n *node, r Result) (State, error) {
 	return StateFailed, &LoadError{Module: n.name, Path: r.Path, Op: "install", Err: &UnsupportedError{Module: n.name, Kind: "install", Command: cmd, Source: src}}
 }
 
-// loadCoalesced loads n once for all concurrent requests.
+// loadCoalesced loads n once for all concurrent requests. Whoever waits on another request's
+// load lets its own dependents go as soon as that module is live.
 func (l *Loader) loadCoalesced(ctx context.Context, n *node, r Result) Result {
 	l.mu.Lock()
 	if f := l.flights[n.mod]; f != nil {
 		l.mu.Unlock()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			r.State, r.Err = StateSkipped, fmt.Errorf("load %s (%s): %w", n.name, n.path, ctx.Err())
-			return r
+		live := f.live
+		for done := false; !done; {
+			select {
+			case <-live:
+				n.markReady(true)
+				live = nil
+			case <-f.done:
+				done = true
+			case <-ctx.Done():
+				r.State, r.Err = StateSkipped, fmt.Errorf("load %s (%s): %w", n.name, n.path, ctx.Err())
+				return r
+			}
 		}
 		got := f.res
 		got.Via, got.Softdep, got.Alias = r.Via, r.Softdep, r.Alias
 		return got
 	}
-	f := &flight{done: make(chan struct{})}
+	f := &flight{done: make(chan struct{}), live: make(chan struct{})}
 	l.flights[n.mod] = f
 	l.mu.Unlock()
 
-	res := l.loadFile(ctx, n, r)
+	res := l.loadFile(ctx, n, r, func(live Result) {
+		n.markReady(true)
+		close(f.live)
+		l.trace(PhaseLive, live)
+	})
 
 	l.mu.Lock()
 	delete(l.flights, n.mod)
@@ -645,8 +683,10 @@ func (l *Loader) kernelCompression() string {
 	return l.comp
 }
 
-// loadFile makes the system call for one module.
-func (l *Loader) loadFile(ctx context.Context, n *node, r Result) Result {
+// loadFile makes the system call for one module. onLive is called, from another goroutine,
+// if the module turns live while the call is still running (see DefaultLivePoll); the call's
+// load slot is given back at that moment.
+func (l *Loader) loadFile(ctx context.Context, n *node, r Result, onLive func(Result)) Result {
 	if !l.opts.IgnoreLoaded {
 		st, err := ReadInitState(l.opts.Root, n.name)
 		if err != nil {
@@ -666,27 +706,52 @@ func (l *Loader) loadFile(ctx context.Context, n *node, r Result) Result {
 		r.State, r.Err, r.End = StateSkipped, fmt.Errorf("load %s (%s): %w", n.name, n.path, ctx.Err()), time.Now()
 		return r
 	}
-	defer func() { <-l.sem }()
+	release := sync.OnceFunc(func() { <-l.sem })
+	defer release()
 
 	r.Start = time.Now()
 	comp := modinfo.Compression(n.path)
-	var err error
 	switch {
 	case comp == "":
 		r.Call = "finit_module"
-		err = l.finit(n, r, 0)
 	case comp == l.kernelCompression():
 		r.Call = "finit_module(compressed)"
+	default:
+		r.Call = "init_module"
+	}
+	w := l.live.watch(n.name)
+	callDone := make(chan struct{})
+	started := r
+	go func() {
+		select {
+		case <-w.fired:
+			release()
+			started.Live = w.at
+			onLive(started)
+		case <-callDone:
+		}
+	}()
+	defer func() {
+		close(callDone)
+		l.live.unwatch(w)
+	}()
+	var err error
+	switch r.Call {
+	case "finit_module":
+		err = l.finit(n, r, 0)
+	case "finit_module(compressed)":
 		err = l.finit(n, r, FlagCompressedFile)
 		if errors.Is(err, syscall.EOPNOTSUPP) {
 			r.Call = "init_module"
 			err = l.initModule(n, r)
 		}
 	default:
-		r.Call = "init_module"
 		err = l.initModule(n, r)
 	}
 	r.End = time.Now()
+	if at := w.liveAt(); err == nil && !at.IsZero() && at.Before(r.End) {
+		r.Live = at
+	}
 	switch {
 	case err == nil:
 		r.State = StateLoaded

@@ -107,6 +107,11 @@ type Result struct {
 	// Start and End bracket the system call (or the check that made it unnecessary).
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+	// Live is when the loader learned that the module was live while its call was still
+	// running: its init had returned, and the kernel was waiting for every asynchronous probe
+	// in the system before returning from the call (see DefaultLivePoll). Zero when the call
+	// returned first or none was made.
+	Live time.Time `json:"live,omitzero"`
 }
 
 // Duration returns End - Start.
@@ -120,6 +125,9 @@ const (
 	PhaseStart Phase = iota + 1
 	// PhaseDone is sent when the module's Result is final.
 	PhaseDone
+	// PhaseLive is sent when the module turned live while its call was still running; the
+	// Result is as at PhaseStart, with Live set. Modules placed after it start now.
+	PhaseLive
 )
 
 // Event is passed to Options.Trace.
@@ -148,8 +156,13 @@ type Options struct {
 	// Config is the modprobe.d and kernel command line configuration; nil means
 	// LoadConfig(Root).
 	Config *Config
-	// Parallel bounds concurrent load system calls; 0 means DefaultParallel().
+	// Parallel bounds concurrent load system calls; 0 means DefaultParallel(). A call whose
+	// module has turned live no longer counts (see DefaultLivePoll).
 	Parallel int
+	// LivePoll is how often the initstate of modules whose calls are running is read, to learn
+	// that they are live; 0 means DefaultLivePoll, a negative value never (then only NoteLive
+	// tells, or the call's return).
+	LivePoll time.Duration
 	// DryRun resolves and orders modules but loads nothing (modprobe -n).
 	DryRun bool
 	// IgnoreLoaded plans as if no module were loaded (modprobe --show-depends).

@@ -39,6 +39,8 @@ type Call struct {
 	Err error
 	// Start and End bracket the call.
 	Start, End time.Time
+	// Live is when the module turned live (zero if it did not).
+	Live time.Time
 }
 
 // Kernel is a fake kernel. Its zero value is not usable: set Root.
@@ -51,6 +53,12 @@ type Kernel struct {
 	Compression string
 	// Delay is how long each module's init takes.
 	Delay time.Duration
+	// Settle is how long a load call goes on after its module is live, as Linux's goes on
+	// until every asynchronous probe in the system has finished.
+	Settle time.Duration
+	// OnLive, when set, is called with the module's name as it turns live (where Linux sends
+	// the module's "add" uevent), before Settle.
+	OnLive func(name string)
 	// InitErr makes a module's init fail with the given error (e.g. syscall.ENODEV).
 	InitErr map[string]error
 
@@ -222,9 +230,10 @@ func (k *Kernel) load(op string, data []byte, err error, params string, flags in
 		name = m.name
 		m.params = params
 	}
+	var live time.Time
 	record := func(err error) error {
 		k.mu.Lock()
-		k.calls = append(k.calls, Call{Op: op, Module: name, Params: params, Flags: flags, Err: err, Start: start, End: time.Now()})
+		k.calls = append(k.calls, Call{Op: op, Module: name, Params: params, Flags: flags, Err: err, Start: start, End: time.Now(), Live: live})
 		k.mu.Unlock()
 		return err
 	}
@@ -264,12 +273,20 @@ func (k *Kernel) load(op string, data []byte, err error, params string, flags in
 		k.removeLocked(m.name)
 	} else {
 		m.state = "live"
+		live = time.Now()
 		k.order = append(k.order, m.name)
 	}
 	werr = k.writeAllLocked(m.name)
+	onLive := k.OnLive
 	k.mu.Unlock()
 	if initErr != nil {
 		return record(initErr)
+	}
+	if werr == nil {
+		if onLive != nil {
+			onLive(m.name)
+		}
+		time.Sleep(k.Settle)
 	}
 	return record(werr)
 }
