@@ -22,6 +22,9 @@ var outcomes = map[kmod.State]coldplug.Outcome{
 	kmod.StateDryRun:      coldplug.DryRun,
 }
 
+// NoteLive passes on the kernel's word that module is live (coldplug.LiveNoter).
+func (k kmodLoader) NoteLive(module string) { k.l.NoteLive(module) }
+
 // LoadAlias loads what modalias resolves to. A modalias that nothing answers is "no module"
 // (no results, no error), which is normal for many devices, not a failure.
 func (k kmodLoader) LoadAlias(ctx context.Context, modalias string) ([]coldplug.ModuleResult, error) {
@@ -45,6 +48,7 @@ func (k kmodLoader) LoadAlias(ctx context.Context, modalias string) ([]coldplug.
 			Call:    r.Call,
 			Start:   r.Start,
 			End:     r.End,
+			Live:    r.Live,
 		})
 	}
 	if len(out) == 0 {

@@ -151,22 +151,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	if o.jobs <= 0 {
 		o.jobs = kmod.DefaultParallel()
 	}
-	l, err := kmod.New(kmod.Options{
-		Index:     ix,
-		Root:      o.root,
-		ModuleDir: filepath.Join(o.root, "lib/modules", o.release),
-		Release:   o.release,
-		Kernel:    e.kernel,
-		Parallel:  o.jobs,
-		DryRun:    o.dryRun,
-	})
-	if err != nil {
-		return err
-	}
-	for _, w := range l.Config().Warnings {
-		fmt.Fprintf(stderr, "%s: %s\n", name, w)
-	}
-
 	// The uevent socket is opened before the first scan, so that no device added in between
 	// is missed. A dry run needs none: nothing it does makes devices appear.
 	var src coldplug.EventSource
@@ -180,6 +164,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 			fmt.Fprintf(stderr, "%s: %v; relying on sysfs rescans alone\n", name, err)
 			src = nil
 		}
+	}
+	// With uevents, the kernel's "add" event for each module tells the loader when it is live
+	// (coldplug passes it on), so the loader does not poll initstate. A lost event (receive
+	// buffer overflow) costs only the head start: the module's call still returns.
+	livePoll := time.Duration(0)
+	if src != nil {
+		livePoll = -1
+	}
+	l, err := kmod.New(kmod.Options{
+		Index:     ix,
+		Root:      o.root,
+		ModuleDir: filepath.Join(o.root, "lib/modules", o.release),
+		Release:   o.release,
+		Kernel:    e.kernel,
+		Parallel:  o.jobs,
+		DryRun:    o.dryRun,
+		LivePoll:  livePoll,
+	})
+	if err != nil {
+		if src != nil {
+			src.Close()
+		}
+		return err
+	}
+	for _, w := range l.Config().Warnings {
+		fmt.Fprintf(stderr, "%s: %s\n", name, w)
 	}
 
 	var mu sync.Mutex // mu serializes log lines.

@@ -423,3 +423,41 @@ func waitFor(t *testing.T, b *syncBuffer, s string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestLiveFromEvents checks the wiring from the uevent stream to the loader: the kernel's
+// "add" event for a module that is live, while its call still waits for asynchronous probes,
+// lets the modules that need it load at once, without any polling.
+func TestLiveFromEvents(t *testing.T) {
+	e := setupMachine(t, "6.1-pc")
+	const settle = 300 * time.Millisecond
+	e.kernel.Settle = settle
+	e.kernel.OnLive = func(mod string) {
+		e.src.SendRaw(fmt.Appendf(nil, "add@/module/%s\x00ACTION=add\x00DEVPATH=/module/%s\x00SUBSYSTEM=module\x00SEQNUM=0\x00", mod, mod))
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"-root", e.root, "-S", e.release, "-json", "-quiet", "50ms"}
+	if err := run(context.Background(), args, &stdout, &stderr, e.env); err != nil {
+		t.Fatalf("coldplug %v: %v\n%s", args, err, stderr.String())
+	}
+	var rep jsonReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("coldplug -json output is not JSON: %v", err)
+	}
+	byName := map[string]coldplug.ModuleLoad{}
+	for _, ml := range rep.Modules {
+		byName[ml.Module] = ml
+	}
+	// ata_piix needs libata, which needs scsi_mod: each starts once the one before is live.
+	for _, pair := range [][2]string{{"scsi_mod", "libata"}, {"libata", "ata_piix"}} {
+		dep, user := byName[pair[0]], byName[pair[1]]
+		if dep.Outcome != coldplug.Loaded || user.Outcome != coldplug.Loaded {
+			t.Fatalf("%s %s, %s %s: want both loaded", pair[0], dep.Outcome, pair[1], user.Outcome)
+		}
+		if dep.Live == 0 || dep.Live >= dep.End {
+			t.Errorf("%s: live at %v, call %v-%v: want live reported before the call returned", pair[0], dep.Live, dep.Start, dep.End)
+		}
+		if user.Start < dep.Live || user.Start >= dep.End {
+			t.Errorf("%s started at %v, want after %s was live (%v) and before its call returned (%v)", pair[1], user.Start, pair[0], dep.Live, dep.End)
+		}
+	}
+}

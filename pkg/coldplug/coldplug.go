@@ -46,6 +46,10 @@ type ModuleResult struct {
 	Call string
 	// Start and End bracket the system call (or the check that made it unnecessary).
 	Start, End time.Time
+	// Live is when the module was known to be live while its call was still running (the
+	// kernel then waits for every asynchronous probe in the system before returning); zero
+	// when unknown.
+	Live time.Time
 }
 
 // Loader resolves a modalias to modules and loads them with their dependencies. It must be safe
@@ -57,6 +61,16 @@ type Loader interface {
 	// devices), and an error with no results when modalias could not be resolved at all.
 	// Per-module failures are in the results; an error returned alongside results is ignored.
 	LoadAlias(ctx context.Context, modalias string) ([]ModuleResult, error)
+}
+
+// LiveNoter is implemented by a Loader that can use the kernel's word that a module is live
+// (its init has returned) before the module's load call returns: the kernel sends the
+// module's "add" uevent at that moment, then waits for every asynchronous probe in the system
+// before the call returns. coldplug passes each such event on from its uevent reader, so that
+// the loader starts the module's dependents and frees its load slot at once (see
+// kmod.DefaultLivePoll).
+type LiveNoter interface {
+	NoteLive(module string)
 }
 
 // EventSource delivers kernel uevents; *uevent.Conn is one. Receive returns uevent.ErrOverflow
@@ -293,9 +307,15 @@ func (c *Coldplug) startReader() {
 		return
 	}
 	c.readerUp = true
+	noter, _ := c.opts.Loader.(LiveNoter)
 	go func() {
 		for {
 			ev, err := c.opts.Events.Receive()
+			if noter != nil && err == nil {
+				if m, ok := liveModule(ev); ok {
+					noter.NoteLive(m)
+				}
+			}
 			if err != nil && !errors.Is(err, uevent.ErrOverflow) {
 				if !errors.Is(err, uevent.ErrClosed) {
 					select {
@@ -313,6 +333,19 @@ func (c *Coldplug) startReader() {
 			}
 		}
 	}()
+}
+
+// liveModule returns the module an event says is live: the kernel's "add" event for
+// /module/NAME, sent once the module's init has returned.
+func liveModule(ev *uevent.Event) (string, bool) {
+	if ev == nil || ev.Action != uevent.ActionAdd || ev.Subsystem != "module" {
+		return "", false
+	}
+	name, ok := strings.CutPrefix(ev.DevPath, "/module/")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return "", false
+	}
+	return name, true
 }
 
 // loop runs until quiet or ctx ends and returns the report.
@@ -625,6 +658,7 @@ func (c *Coldplug) recordModule(res ModuleResult, alias, dev string) {
 		Call:     res.Call,
 		Start:    c.since(res.Start),
 		End:      c.since(res.End),
+		Live:     c.since(res.Live),
 	}
 	if res.Err != nil {
 		rec.Error = res.Err.Error()

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -768,5 +769,98 @@ func TestWriteTrace(t *testing.T) {
 	rep.WriteTimeline(&tl, 40)
 	if !strings.Contains(tl.String(), "sd_mod") || !strings.Contains(tl.String(), "#") {
 		t.Errorf("WriteTimeline output lacks sd_mod or bars:\n%s", tl.String())
+	}
+}
+
+// notingLoader records what NoteLive is told.
+type notingLoader struct {
+	Loader
+	mu    sync.Mutex
+	noted []string
+}
+
+func (n *notingLoader) NoteLive(module string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.noted = append(n.noted, module)
+}
+
+// TestLiveNoted checks that coldplug passes the kernel's "add" event of each module on to a
+// Loader that is a LiveNoter, and nothing else: a captured boot's whole uevent stream, plus
+// events that only look like a module's.
+func TestLiveNoted(t *testing.T) {
+	m := loadMachine(t, "6.1-pc")
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "sys/devices"), 0o755)
+	l := &notingLoader{Loader: newFakeLoader(t, nil, root)}
+	src := coldplugtest.NewSource()
+	var want []string
+	for _, b := range m.Uevents {
+		src.SendRaw(b)
+		if name, ok := bytes.CutPrefix(b, []byte("add@/module/")); ok {
+			want = append(want, string(name[:bytes.IndexByte(name, 0)]))
+		}
+	}
+	if len(want) < 5 {
+		t.Fatalf("only %d module add events in the fixture; it is wrong", len(want))
+	}
+	for _, raw := range []string{
+		"remove@/module/floppy\x00ACTION=remove\x00DEVPATH=/module/floppy\x00SUBSYSTEM=module\x00SEQNUM=1\x00",
+		"add@/module/a/b\x00ACTION=add\x00DEVPATH=/module/a/b\x00SUBSYSTEM=module\x00SEQNUM=2\x00",
+		"add@/module/\x00ACTION=add\x00DEVPATH=/module/\x00SUBSYSTEM=module\x00SEQNUM=3\x00",
+		"add@/devices/module/x\x00ACTION=add\x00DEVPATH=/devices/module/x\x00SUBSYSTEM=module\x00SEQNUM=4\x00",
+		"add@/module/y\x00ACTION=add\x00DEVPATH=/module/y\x00SUBSYSTEM=drivers\x00SEQNUM=5\x00",
+	} {
+		src.SendRaw([]byte(raw))
+	}
+	run(t, Options{Root: root, Loader: l, Events: src, Quiet: 100 * time.Millisecond}, 10*time.Second)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if diff := cmp.Diff(want, l.noted); diff != "" {
+		t.Errorf("NoteLive calls mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestTraceLive checks that the trace and the timeline show when a module was live.
+func TestTraceLive(t *testing.T) {
+	ms := time.Millisecond
+	rep := &Report{Modules: []ModuleLoad{
+		{Module: "libata", Outcome: Loaded, Call: "finit_module", Start: 0, Live: 10 * ms, End: 100 * ms},
+		{Module: "ahci", Outcome: Loaded, Call: "finit_module", Via: "", Start: 12 * ms, End: 100 * ms},
+	}}
+	var buf bytes.Buffer
+	if err := rep.WriteTrace(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		TraceEvents []struct {
+			Name string         `json:"name"`
+			Ph   string         `json:"ph"`
+			Ts   float64        `json:"ts"`
+			Dur  float64        `json:"dur"`
+			Tid  int            `json:"tid"`
+			Args map[string]any `json:"args"`
+		} `json:"traceEvents"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &f); err != nil {
+		t.Fatal(err)
+	}
+	var lives []string
+	for _, e := range f.TraceEvents {
+		if e.Ph == "X" && e.Args["module"] != nil {
+			lives = append(lives, fmt.Sprintf("%v %.0f+%.0f", e.Args["module"], e.Ts, e.Dur))
+		}
+		if e.Name == "libata" && e.Args["live_after_ms"] != 10.0 {
+			t.Errorf("libata's span args = %v, want live_after_ms 10", e.Args)
+		}
+	}
+	if want := []string{"libata 10000+90000"}; !slices.Equal(lives, want) {
+		t.Errorf("live spans = %q, want %q", lives, want)
+	}
+	var tl bytes.Buffer
+	rep.WriteTimeline(&tl, 10)
+	lines := strings.Split(tl.String(), "\n")
+	if !strings.Contains(lines[0], "|#---------|") || !strings.Contains(lines[1], "| #########|") {
+		t.Errorf("timeline does not show libata live after a tenth of its call, ahci never:\n%s", tl.String())
 	}
 }

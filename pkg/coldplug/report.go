@@ -76,6 +76,10 @@ type ModuleLoad struct {
 	// Start and End bracket the system call.
 	Start time.Duration `json:"start_ns"`
 	End   time.Duration `json:"end_ns"`
+	// Live is when the module was known to be live while its call was still running: from
+	// then to End the call only waited for other drivers' asynchronous probes, and the
+	// module's dependents were already loading. 0 when unknown.
+	Live time.Duration `json:"live_ns,omitempty"`
 	// Error is the failure, if any.
 	Error string `json:"error,omitempty"`
 }
@@ -271,9 +275,10 @@ func (r *Report) WriteDetails(w io.Writer) {
 }
 
 // WriteTimeline writes the boot trace as a text chart, one row per module that made a system
-// call, for a console without a browser:
+// call, for a console without a browser. '#' is the call until the module was live, '-' the
+// rest of the call, when the kernel only waited for other drivers' asynchronous probes:
 //
-//	0.000s   0.412s |####        | virtio_pci      38ms  pci:v00001AF4d00001000...
+//	0.000s |####---     | libata      38ms loaded <- ata_piix
 func (r *Report) WriteTimeline(w io.Writer, width int) {
 	var rows []ModuleLoad
 	var end time.Duration
@@ -298,7 +303,11 @@ func (r *Report) WriteTimeline(w io.Writer, width int) {
 		a := int(int64(width) * int64(m.Start) / int64(end))
 		b := int(int64(width) * int64(m.End) / int64(end))
 		a, b = min(max(a, 0), width-1), min(max(b, a+1), width)
-		bar := strings.Repeat(" ", a) + strings.Repeat("#", b-a) + strings.Repeat(" ", width-b)
+		live := b
+		if m.Live > m.Start && m.Live < m.End {
+			live = min(max(int(int64(width)*int64(m.Live)/int64(end)), a+1), b)
+		}
+		bar := strings.Repeat(" ", a) + strings.Repeat("#", live-a) + strings.Repeat("-", b-live) + strings.Repeat(" ", width-b)
 		why := m.Modalias
 		if m.Via != "" {
 			why = "<- " + m.Via

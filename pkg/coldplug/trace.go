@@ -60,7 +60,9 @@ func lanes(starts, ends []time.Duration) []int {
 }
 
 // WriteTrace writes the report as Chrome trace-event JSON: one span per module system call
-// (with its modalias, device, dependency and outcome), one per modalias request, one per sysfs
+// (with its modalias, device, dependency and outcome, and nested in it the part after the
+// module was live, when the kernel only waited for asynchronous probes), one per modalias
+// request, one per sysfs
 // scan, and an instant per device that arrived by uevent. Open it in chrome://tracing or
 // https://ui.perfetto.dev to see where boot time goes.
 func (r *Report) WriteTrace(w io.Writer) error {
@@ -100,8 +102,18 @@ func (r *Report) WriteTrace(w io.Writer) error {
 		if m.Error != "" {
 			args["error"] = m.Error
 		}
+		if m.Live > m.Start && m.Live < m.End {
+			args["live_after_ms"] = float64(m.Live-m.Start) / float64(time.Millisecond)
+		}
 		evs = append(evs, traceEvent{Name: m.Module, Cat: string(m.Outcome), Ph: "X", Ts: us(m.Start),
 			Dur: &dur, Pid: tracePidModules, Tid: lane, Args: args})
+		if _, ok := args["live_after_ms"]; ok {
+			// Nested in the call's span: the part after the module was live, when the kernel
+			// only waited for asynchronous probes and the module's dependents could load.
+			wait := us(m.End - m.Live)
+			evs = append(evs, traceEvent{Name: "live; kernel waits for async probes", Cat: "live", Ph: "X",
+				Ts: us(m.Live), Dur: &wait, Pid: tracePidModules, Tid: lane, Args: map[string]any{"module": m.Module}})
+		}
 	}
 
 	var als []Alias
