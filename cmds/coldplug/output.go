@@ -16,8 +16,9 @@ type output struct {
 	// Index and Release are the meta.pb used and the kernel release.
 	Index   string `json:"index"`
 	Release string `json:"release"`
-	// UptimeAtStart is /proc/uptime when coldplug started: with it, the report's times (which
-	// count from the start) convert to times since boot.
+	// UptimeAtStart is the time since boot (CLOCK_BOOTTIME, /proc/uptime) when coldplug
+	// started: with it, the report's times (which count from the start) convert to times since
+	// boot.
 	UptimeAtStart time.Duration `json:"uptime_at_start_ns,omitempty"`
 	// Usage sets coldplug's own CPU time against the kernel's time loading modules.
 	Usage usage `json:"usage"`

@@ -31,8 +31,15 @@ func cpuTimes() [2]time.Duration {
 	return [2]time.Duration{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}
 }
 
-// uptime returns the first field of <root>/proc/uptime, or 0.
+// uptime returns the time since boot (CLOCK_BOOTTIME, which /proc/uptime shows in
+// hundredths of a second) when root is /, else the first field of <root>/proc/uptime, or 0.
 func uptime(root string) time.Duration {
+	if filepath.Clean(root) == "/" {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err == nil {
+			return time.Duration(ts.Nano())
+		}
+	}
 	b, err := os.ReadFile(filepath.Join(root, "proc/uptime"))
 	if err != nil {
 		return 0
