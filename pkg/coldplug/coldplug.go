@@ -148,7 +148,8 @@ type Coldplug struct {
 	scanTook   time.Duration // duration of the last scan
 	scanned    bool          // the first scan is done
 	// The initial scan runs in a goroutine until initialDone delivers its result; initial
-	// delivers its devices meanwhile. held keeps the modaliases deferred until it is done.
+	// delivers its devices meanwhile. held keeps the deferred modaliases until every device
+	// driver has finished (see deferred).
 	initial     chan Device
 	initialDone chan initialScan
 	initialAt   time.Time
@@ -298,8 +299,6 @@ func (c *Coldplug) endInitialScan(s initialScan) {
 	c.scanTook = s.res.Took
 	c.scans = append(c.scans, ScanRecord{Reason: "initial", At: c.since(c.initialAt), New: c.initialNew,
 		Took: s.res.Took, Devices: len(s.res.Devices), Dirs: s.res.Dirs, Errors: s.res.Errors})
-	c.queue = append(c.queue, c.held...)
-	c.held = nil
 }
 
 func (c *Coldplug) startReader() {
@@ -369,6 +368,18 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 				continue
 			}
 		}
+		var heldC <-chan time.Time
+		var heldTimer *time.Timer
+		if c.scanned && len(c.held) > 0 {
+			if c.inflight == 0 && len(c.queue) == 0 || time.Since(last) >= heldMax {
+				// Every device driver has finished (or the ones left are stuck): now the
+				// CPU features.
+				c.queue, c.held = append(c.queue, c.held...), nil
+				continue
+			}
+			heldTimer = time.NewTimer(time.Until(last.Add(heldMax)))
+			heldC = heldTimer.C
+		}
 		var quietC, rescanC <-chan time.Time
 		var timer *time.Timer
 		switch {
@@ -402,6 +413,8 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			last = time.Now()
 		case <-rescanC:
 			// The rescan happens at the top of the loop.
+		case <-heldC:
+			// The held modaliases go at the top of the loop.
 		case r := <-c.results:
 			c.inflight--
 			c.record(r)
@@ -427,6 +440,9 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 		}
 		if timer != nil {
 			timer.Stop()
+		}
+		if heldTimer != nil {
+			heldTimer.Stop()
 		}
 	}
 	return c.report(timedOut, stop)
@@ -506,12 +522,18 @@ func (c *Coldplug) addDevice(d Device) bool {
 	return true
 }
 
-// deferred is 1 for a modalias whose modules are queued after those of every other device
-// the first scan found, else 0. It is 1 for CPU features ("cpu:type:x86,...:feature:,..."):
-// their modules (crypto accelerators, cpufreq, kvm, power capping) drive no disk and no NIC,
-// and their init runs the crypto self-tests, hundreds of milliseconds of CPU that would
-// otherwise delay the drivers on the way to the root device. Every module is still loaded
-// before coldplug is done; only the order changes.
+// heldMax is how long the held modaliases wait for device drivers that make no progress: if
+// no load starts or finishes and no device appears for that long, the loads still running
+// are stuck (a probe waiting on hardware that never answers), and the CPU features go ahead.
+const heldMax = 3 * time.Second
+
+// deferred is 1 for a modalias whose modules wait until every device driver the first scan
+// found has finished loading, second-stage drivers included, else 0. It is 1 for CPU features
+// ("cpu:type:x86,...:feature:,..."): their modules (crypto accelerators, cpufreq, kvm, power
+// capping) drive no disk and no NIC, and their init runs the crypto self-tests, hundreds of
+// milliseconds of CPU that would otherwise compete with the probes of disks and NICs (on a
+// single CPU, or one busy with other probes, that is the whole difference). Every module is
+// still loaded before coldplug is done; only the order changes.
 func deferred(modalias string) int {
 	if strings.HasPrefix(modalias, "cpu:") {
 		return 1

@@ -256,14 +256,25 @@ func TestTimeBound(t *testing.T) {
 	if !rep.TimedOut || !strings.Contains(rep.StopReason, "deadline") {
 		t.Errorf("TimedOut = %v, StopReason = %q; want a deadline stop", rep.TimedOut, rep.StopReason)
 	}
-	if diff := cmp.Diff([]string{hung}, rep.Pending); diff != "" {
+	// The CPU features wait for the device drivers (heldMax, longer than the bound), so they
+	// are unfinished too: queued, not loading.
+	var cpu string
+	for _, a := range rep.Aliases {
+		if strings.HasPrefix(a.Modalias, "cpu:") {
+			cpu = a.Modalias
+			if a.Status != "queued" {
+				t.Errorf("CPU features %s while e1000e hangs, want queued", a.Status)
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{hung, cpu}, rep.Pending); diff != "" {
 		t.Errorf("Pending mismatch (-want +got):\n%s", diff)
 	}
 	if sd, _ := module(rep, "sd_mod"); sd.Outcome != Loaded {
 		t.Errorf("sd_mod = %+v, want loaded while e1000e hangs", sd)
 	}
-	if s := rep.Summary(); !strings.Contains(s, "stopped early") || !strings.Contains(s, "1 modaliases unfinished") {
-		t.Errorf("Summary() = %q, want it to say it stopped early with 1 unfinished", s)
+	if s := rep.Summary(); !strings.Contains(s, "stopped early") || !strings.Contains(s, "2 modaliases unfinished") {
+		t.Errorf("Summary() = %q, want it to say it stopped early with 2 unfinished", s)
 	}
 	var buf bytes.Buffer
 	rep.WriteDetails(&buf)
@@ -862,5 +873,64 @@ func TestTraceLive(t *testing.T) {
 	lines := strings.Split(tl.String(), "\n")
 	if !strings.Contains(lines[0], "|#---------|") || !strings.Contains(lines[1], "| #########|") {
 		t.Errorf("timeline does not show libata live after a tenth of its call, ahci never:\n%s", tl.String())
+	}
+}
+
+// TestCPUFeaturesAfterDevices: the modules of CPU features start only after every device
+// driver, second stage included, has finished; but a device driver that is stuck holds them
+// back only for heldMax.
+func TestCPUFeaturesAfterDevices(t *testing.T) {
+	for _, stuck := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stuck=%v", stuck), func(t *testing.T) {
+			m := loadMachine(t, "6.1-q35")
+			root := stage0(t, m)
+			l := newFakeLoader(t, m, root)
+			l.delay = 20 * time.Millisecond
+			l.events = coldplugtest.NewSource()
+			for _, d := range m.First {
+				if strings.HasPrefix(d.Modalias, "cpu:") {
+					l.table[d.Modalias] = []string{"crc32c_intel", "sha256_ssse3"}
+				}
+			}
+			const stuckAlias = "pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02" // QEMU's NVMe
+			bound := 10 * time.Second
+			if stuck {
+				hang := make(chan struct{})
+				l.hang[stuckAlias] = hang
+				t.Cleanup(func() { close(hang) })
+				bound = heldMax + 2*time.Second
+			}
+			start := time.Now()
+			rep := run(t, Options{Root: root, Loader: l, Events: l.events, Quiet: 50 * time.Millisecond}, bound)
+			var lastDevice, firstCPU time.Duration
+			cpus := 0
+			for _, ml := range rep.Modules {
+				if ml.Outcome != Loaded && ml.Outcome != NoDevice {
+					continue
+				}
+				if strings.HasPrefix(ml.Modalias, "cpu:") {
+					if cpus == 0 || ml.Start < firstCPU {
+						firstCPU = ml.Start
+					}
+					cpus++
+				} else {
+					lastDevice = max(lastDevice, ml.End)
+				}
+			}
+			if cpus != 2 {
+				t.Fatalf("%d CPU-feature modules loaded (stop: %s), want 2", cpus, rep.StopReason)
+			}
+			if !stuck && firstCPU < lastDevice {
+				t.Errorf("first CPU-feature module at %v, before the last device driver was done (%v)", firstCPU, lastDevice)
+			}
+			if stuck {
+				if a, _ := alias(rep, stuckAlias); a.Status != "loading" || !rep.TimedOut {
+					t.Fatalf("the stuck NVMe driver: status %q, timed out %v; want still loading at the bound", a.Status, rep.TimedOut)
+				}
+				if firstCPU < heldMax || firstCPU > time.Since(start) {
+					t.Errorf("with a stuck driver the CPU features started at %v, want after %v without progress", firstCPU, heldMax)
+				}
+			}
+		})
 	}
 }
