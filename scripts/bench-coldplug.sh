@@ -11,10 +11,14 @@
 #
 # Environment: ROUNDS (default 3), SERIES (default "6.1 6.12"), SMP (guest CPUs, default "1 2"),
 # COLDPLUG_ARGS (extra coldplug flags, comma-separated), KERNEL_ARGS (extra kernel arguments for
-# both methods, space-separated). Takes about a minute per boot.
+# both methods, space-separated), METHODS (default "shell coldplug"; a coldplug method may carry
+# flags after a colon: METHODS="shell coldplug coldplug:-j=4" alternates two variants),
+# CHECK_ARGS (coldplugcheck flags: CHECK_ARGS=-kprofile KERNEL_ARGS=profile=2 prints each boot's
+# kernel profile by function). Takes about a minute per boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KMODBOOT_VMBENCH=${ROUNDS:-3} KMODBOOT_VMBENCH_SERIES=${SERIES:-"6.1 6.12"} KMODBOOT_VMBENCH_SMP=${SMP:-"1 2"} \
 	KMODBOOT_VMBENCH_COLDPLUG_ARGS=${COLDPLUG_ARGS:-} KMODBOOT_VMBENCH_KERNEL_ARGS=${KERNEL_ARGS:-} \
+	KMODBOOT_VMBENCH_METHODS=${METHODS:-} KMODBOOT_VMBENCH_CHECK_ARGS=${CHECK_ARGS:-} \
 	go test -count=1 -run '^TestColdplugBench$' -timeout 3h -v ./vmtest/ |
-	grep -E 'KMODBOOT-COLDPLUG-BENCH|^(---|ok|FAIL|PASS)' | sed 's/^ *coldplug_test.go:[0-9]*: //'
+	grep -E 'KMODBOOT-COLDPLUG-BENCH|KMODBOOT-KPROF|^(---|ok|FAIL|PASS)' | grep -v 'devices.go' | sed 's/^ *coldplug_test.go:[0-9]*: //'

@@ -183,8 +183,10 @@ func median(v []float64) float64 {
 // runs only when KMODBOOT_VMBENCH names the number of rounds (make bench sets it). The kernel
 // series are KMODBOOT_VMBENCH_SERIES (default "6.1 6.12"), the guest CPU counts
 // KMODBOOT_VMBENCH_SMP (default "1 2"), KMODBOOT_VMBENCH_COLDPLUG_ARGS adds coldplug flags
-// (comma-separated, e.g. "-j=1") and KMODBOOT_VMBENCH_KERNEL_ARGS kernel arguments for both
-// methods (space-separated, e.g. "module.async_probe=1").
+// (comma-separated, e.g. "-j=1"), KMODBOOT_VMBENCH_KERNEL_ARGS kernel arguments for both
+// methods (space-separated, e.g. "module.async_probe=1"), KMODBOOT_VMBENCH_METHODS the methods
+// and KMODBOOT_VMBENCH_CHECK_ARGS coldplugcheck flags (e.g. "-kprofile" with the kernel
+// argument profile=2: where the kernel's time went).
 func TestColdplugBench(t *testing.T) {
 	skipShort(t)
 	rounds, _ := strconv.Atoi(os.Getenv("KMODBOOT_VMBENCH"))
@@ -199,7 +201,14 @@ func TestColdplugBench(t *testing.T) {
 	if len(smps) == 0 {
 		smps = []string{"1", "2"}
 	}
+	// A method is "shell" or "coldplug", which may carry more coldplug flags after a colon
+	// ("coldplug:-j=4"), so that variants run alternately in one benchmark.
+	methods := strings.Fields(os.Getenv("KMODBOOT_VMBENCH_METHODS"))
+	if len(methods) == 0 {
+		methods = []string{"shell", "coldplug"}
+	}
 	extra := os.Getenv("KMODBOOT_VMBENCH_COLDPLUG_ARGS")
+	checkArgs := strings.Fields(os.Getenv("KMODBOOT_VMBENCH_CHECK_ARGS"))
 	kargs := os.Getenv("KMODBOOT_VMBENCH_KERNEL_ARGS")
 	for _, s := range series {
 		for _, smp := range smps {
@@ -209,20 +218,22 @@ func TestColdplugBench(t *testing.T) {
 				img := coldplugImage(t, k)
 				res := map[string][]benchResult{}
 				for r := 0; r < rounds; r++ {
-					for _, method := range []string{"shell", "coldplug"} {
-						m := coldplugMachine(t, k, img,
-							"-mode="+method, fmt.Sprintf("-nics=%d", len(NICModels)), "-disks="+coldplugDisks,
-							"-coldplug-args="+extra)
+					for _, method := range methods {
+						mode, variant, _ := strings.Cut(method, ":")
+						cargs := strings.Trim(extra+","+variant, ",")
+						m := coldplugMachine(t, k, img, append([]string{
+							"-mode=" + mode, fmt.Sprintf("-nics=%d", len(NICModels)), "-disks=" + coldplugDisks,
+							"-coldplug-args=" + cargs}, checkArgs...)...)
 						m.Append = append(strings.Fields(kargs), m.Append...)
-						vm, log := Boot(t, fmt.Sprintf("bench-%s-smp%s-%s-%d", s, smp, method, r), m)
+						vm, log := Boot(t, fmt.Sprintf("bench-%s-smp%s-%s-%d", s, smp, strings.NewReplacer(":", "", ",", "", "=", "").Replace(method), r), m)
 						log.Wait("KMODBOOT-COLDPLUG-BENCH", 6*time.Minute)
 						vm.Wait()
 						b, ok := parseBench(log.String())
 						if !ok {
 							t.Fatalf("%s round %d: no result; console:\n%s", method, r, log.String())
 						}
-						for _, l := range log.Lines("KMODBOOT-COLDPLUG-BENCH") {
-							t.Log(l[strings.Index(l, "KMODBOOT-"):])
+						for _, l := range append(log.Lines("KMODBOOT-COLDPLUG-BENCH"), log.Lines("KMODBOOT-KPROF")...) {
+							t.Log(method + ": " + l[strings.Index(l, "KMODBOOT-"):])
 						}
 						res[method] = append(res[method], b)
 					}
@@ -236,13 +247,22 @@ func TestColdplugBench(t *testing.T) {
 				}
 				bound := func(b benchResult) float64 { return b.bound }
 				done := func(b benchResult) float64 { return b.done }
-				sb, cb := get("shell", bound), get("coldplug", bound)
-				sd, cd := get("shell", done), get("coldplug", done)
-				user := get("coldplug", func(b benchResult) float64 { return b.user })
-				kb := get("coldplug", func(b benchResult) float64 { return b.kernelBusy })
-				sys := get("coldplug", func(b benchResult) float64 { return b.system })
-				t.Logf("KMODBOOT-COLDPLUG-BENCH-RESULT series=%s smp=%s rounds=%d (medians) all-bound: shell=%.3fs coldplug=%.3fs ratio=%.2f (goal <= 0.5); exit: shell=%.3fs coldplug=%.3fs ratio=%.2f; coldplug user CPU %.3fs = %.1f%% of the time load calls were busy (%.3fs; goal <= 10%%) and %.1f%% of its system CPU (%.3fs)",
-					s, smp, rounds, sb, cb, cb/sb, sd, cd, cd/sd, user, 100*user/kb, kb, 100*user/sys, sys)
+				sb, sd := get("shell", bound), get("shell", done)
+				for _, method := range methods {
+					if method == "shell" {
+						continue
+					}
+					cb, cd := get(method, bound), get(method, done)
+					user := get(method, func(b benchResult) float64 { return b.user })
+					kb := get(method, func(b benchResult) float64 { return b.kernelBusy })
+					sys := get(method, func(b benchResult) float64 { return b.system })
+					ratios := "no shell runs"
+					if sb > 0 {
+						ratios = fmt.Sprintf("all-bound ratio=%.2f (goal <= 0.5), exit ratio=%.2f", cb/sb, cd/sd)
+					}
+					t.Logf("KMODBOOT-COLDPLUG-BENCH-RESULT series=%s smp=%s rounds=%d method=%s (medians) all-bound: shell=%.3fs %s=%.3fs; exit: shell=%.3fs %s=%.3fs; %s; coldplug user CPU %.3fs = %.1f%% of the time load calls were busy (%.3fs; goal <= 10%%) and %.1f%% of its system CPU (%.3fs)",
+						s, smp, rounds, method, sb, method, cb, sd, method, cd, ratios, user, 100*user/kb, kb, 100*user/sys, sys)
+				}
 			})
 		}
 	}

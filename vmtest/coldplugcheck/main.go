@@ -7,6 +7,7 @@
 //
 //	coldplugcheck [-mode check|coldplug|shell] [-nics N] [-disks vda,sda,...]
 //	              [-expect-modules LIST] [-expect-unmatched LIST] [-poweroff]
+//	              [-kprofile] [-kernel-log]
 //
 // Description:
 //
@@ -35,9 +36,18 @@
 // /bin/busybox; modules.dep and modules.alias for it are made by busybox depmod first, untimed).
 // It prints
 //
-//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P] guest_busy=S guest_idle=S
+//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P startup=S] guest_busy=S guest_idle=S
 //
-// with times in seconds; the bracketed part is coldplug's own report. guest_busy and guest_idle
+// with times in seconds; the bracketed part is coldplug's own report, and startup the time from
+// starting the coldplug process until its run began (process start and package init). "bound"
+// is taken when the uevent that completes the set arrives (or at a 50 ms tick): the harness
+// must not walk /sys every few milliseconds, which took up to a CPU-second from the method
+// being timed.
+//
+// To see where the kernel's time goes: -kprofile (with the kernel argument profile=2) prints
+// the kernel's tick profile of the timed method by function (KMODBOOT-KPROF lines; samples in
+// module code count as "(modules)"), and -kernel-log prints the kernel log and the ftrace
+// buffer at the end (with initcall_debug, trace_event=module:module_request, ...). guest_busy and guest_idle
 // are the guest's CPU-seconds (all CPUs together, from /proc/stat) busy and idle between the
 // start and "bound": how much of the machine the method used.
 package main
@@ -45,6 +55,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -52,12 +63,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kmodboot/kmodboot/pkg/uevent"
 	"github.com/kmodboot/kmodboot/vmtest/internal/shellloop"
 )
 
@@ -72,6 +85,9 @@ var (
 	timeout         = flag.Duration("timeout", 120*time.Second, "coldplug's -timeout, and the bench's bound")
 	poweroff        = flag.Bool("poweroff", os.Getpid() == 1, "power off at the end")
 	coldplugArgs    = flag.String("coldplug-args", "", "more arguments for coldplug, comma-separated")
+	poll            = flag.Duration("poll", 0, "look for the devices every D instead of on uevents (the old harness: 2ms)")
+	kprofile        = flag.Bool("kprofile", false, "reset the kernel profile (boot with profile=2) before the bench method and print it by function after")
+	kernelLog       = flag.Bool("kernel-log", false, "print the kernel log and the ftrace buffer at the end (boot with initcall_debug, trace_event=...)")
 )
 
 // report is the part of coldplug's -json report the checks read.
@@ -116,6 +132,9 @@ func main() {
 		bench(*mode)
 	default:
 		fmt.Printf("KMODBOOT-CHECK FAIL setup: unknown -mode %q\n", *mode)
+	}
+	if *kernelLog {
+		dumpKernelLog()
 	}
 	if *poweroff {
 		unix.Sync()
@@ -311,7 +330,16 @@ func bench(method string) {
 		cmd.Env = []string{"PATH=" + bin}
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 	}
+	if *kprofile {
+		if err := os.WriteFile("/proc/profile", []byte("0"), 0); err != nil {
+			fmt.Printf("coldplugcheck: reset /proc/profile: %v\n", err)
+		}
+		defer dumpProfile()
+	}
+	devEvents, stop := watchDevices()
+	defer stop()
 	cpu0 := guestCPU()
+	boot0 := boottime()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: %v\n", method, err)
@@ -322,7 +350,14 @@ func bench(method string) {
 	var boundAt, doneAt time.Duration
 	var cpuBound cpuTimes
 	var exitErr error
-	tick := time.NewTicker(2 * time.Millisecond)
+	// Interfaces and disks announce themselves with uevents: look when one arrives, and every
+	// 50 ms in case an event was lost, rather than walking /sys every few milliseconds, which
+	// would take CPU from the method being timed.
+	period := 50 * time.Millisecond
+	if *poll > 0 {
+		period, devEvents = *poll, nil
+	}
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	deadline := time.After(*timeout)
 	for boundAt == 0 || doneAt == 0 {
@@ -342,6 +377,10 @@ func bench(method string) {
 			if boundAt == 0 && len(missing()) == 0 {
 				boundAt, cpuBound = time.Since(start), guestCPU()
 			}
+		case <-devEvents:
+			if boundAt == 0 && len(missing()) == 0 {
+				boundAt, cpuBound = time.Since(start), guestCPU()
+			}
 		case <-deadline:
 			fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: not done after %v; missing %v\n", method, *timeout, missing())
 			return
@@ -355,6 +394,9 @@ func bench(method string) {
 			u := rep.Usage
 			line += fmt.Sprintf(" user=%.3f system=%.3f kernel_busy=%.3f kernel_load=%.3f loads=%d user_pct=%.1f",
 				float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelBusy)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent)
+			if rep.UptimeAtStart > 0 {
+				line += fmt.Sprintf(" startup=%.3f", (time.Duration(rep.UptimeAtStart) - boot0).Seconds())
+			}
 			fmt.Println(rep.Summary)
 		}
 	}
@@ -363,6 +405,40 @@ func bench(method string) {
 		line += " exit=" + strconv.Quote(exitErr.Error())
 	}
 	fmt.Println(line)
+}
+
+// watchDevices returns a channel that receives when a network interface or block device is
+// added, and a function that stops the watch. Without a uevent socket the channel never
+// receives, and the caller's ticker does the work.
+func watchDevices() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	c, err := uevent.Listen(uevent.Options{})
+	if err != nil {
+		fmt.Printf("coldplugcheck: no uevent socket (%v); polling for devices\n", err)
+		return ch, func() {}
+	}
+	go func() {
+		for {
+			ev, err := c.Receive()
+			if errors.Is(err, uevent.ErrClosed) {
+				return
+			}
+			if err != nil || ev.Action == uevent.ActionAdd && (ev.Subsystem == "net" || ev.Subsystem == "block") {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return ch, func() { c.Close() }
+}
+
+// boottime returns CLOCK_BOOTTIME, the clock coldplug's uptime_at_start_ns is read from.
+func boottime() time.Duration {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return time.Duration(ts.Nano())
 }
 
 // cpuTimes is the guest's CPU time, all CPUs together, in seconds.
@@ -413,4 +489,95 @@ func shellSetup() (string, error) {
 		return "", fmt.Errorf("no modules.alias for busybox modprobe after depmod: %v", err)
 	}
 	return bin, nil
+}
+
+// dumpKernelLog prints the kernel's log buffer and, when events were enabled on the command
+// line (trace_event=...), the ftrace buffer, between KMODBOOT-KLOG-BEGIN and KMODBOOT-KLOG-END:
+// where the kernel's time went (initcall_debug gives each module init's duration).
+func dumpKernelLog() {
+	fmt.Println("KMODBOOT-KLOG-BEGIN")
+	if n, err := unix.Klogctl(unix.SYSLOG_ACTION_SIZE_BUFFER, nil); err == nil && n > 0 {
+		buf := make([]byte, n)
+		if n, err = unix.Klogctl(unix.SYSLOG_ACTION_READ_ALL, buf); err == nil {
+			os.Stdout.Write(buf[:n])
+		}
+	}
+	os.MkdirAll("/sys/kernel/tracing", 0o755)
+	unix.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, "")
+	if b, err := os.ReadFile("/sys/kernel/tracing/trace"); err == nil {
+		os.Stdout.Write(b)
+	}
+	fmt.Println("KMODBOOT-KLOG-END")
+}
+
+// dumpProfile prints the kernel's profile (/proc/profile, boot with profile=2) by function,
+// from /proc/kallsyms: where the kernel spent its time. Samples in modules count in the last
+// bucket, "(modules)".
+func dumpProfile() {
+	b, err := os.ReadFile("/proc/profile")
+	if err != nil || len(b) < 8 {
+		fmt.Printf("coldplugcheck: /proc/profile: %v\n", err)
+		return
+	}
+	ks, err := os.ReadFile("/proc/kallsyms")
+	if err != nil {
+		fmt.Printf("coldplugcheck: /proc/kallsyms: %v\n", err)
+		return
+	}
+	type sym struct {
+		addr uint64
+		name string
+	}
+	var syms []sym
+	var stext uint64
+	for _, l := range strings.Split(string(ks), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		a, err := strconv.ParseUint(f[0], 16, 64)
+		if err != nil {
+			continue
+		}
+		if f[2] == "_stext" {
+			stext = a
+		}
+		syms = append(syms, sym{a, f[2]})
+	}
+	sort.Slice(syms, func(i, j int) bool { return syms[i].addr < syms[j].addr })
+	n := len(b) / 4
+	word := func(i int) uint64 { return uint64(binary.LittleEndian.Uint32(b[4*i:])) }
+	step := word(0) // bytes per bucket
+	counts := map[string]uint64{}
+	var total uint64
+	for i := 1; i < n; i++ {
+		v := word(i)
+		if v == 0 {
+			continue
+		}
+		total += v
+		if i == n-1 {
+			counts["(modules)"] += v
+			continue
+		}
+		pc := stext + uint64(i-1)*step
+		k := sort.Search(len(syms), func(j int) bool { return syms[j].addr > pc }) - 1
+		name := "?"
+		if k >= 0 {
+			name = fmt.Sprintf("%s+%#x", syms[k].name, pc-syms[k].addr)
+		}
+		counts[name] += v
+	}
+	names := make([]string, 0, len(counts))
+	for k := range counts {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return counts[names[i]] > counts[names[j]] })
+	fmt.Printf("KMODBOOT-KPROF total=%d samples\n", total)
+	for i, k := range names {
+		if i == 60 {
+			break
+		}
+		fmt.Printf("KMODBOOT-KPROF %6d %5.1f%% %s\n", counts[k], 100*float64(counts[k])/float64(total), k)
+	}
 }
