@@ -23,6 +23,14 @@
 // Run then returns a report that names what was still loading. If the kernel dropped uevents
 // (ENOBUFS), Run rescans.
 //
+// Modules for CPU features (cpu: modaliases: crypto accelerators, cpufreq) wait until every
+// device driver has finished, second stage included: they drive no disk and no NIC, and their
+// crypto self-tests would compete with the probes of those that do.
+//
+// A Loader that is also a LiveNoter gets the kernel's "add" uevent of each module from the
+// event reader: the module is live, and the kernel is only waiting for other drivers'
+// asynchronous probes before its finit_module returns, so what needs the module can load now.
+//
 // Per-module failures are recorded and never stop the rest. ENODEV from a module's init means
 // the driver found no hardware it handles, and is reported as "no-device", not as a failure. A
 // modalias that no module matches is normal (ACPI and platform devices bound by built-in
@@ -32,8 +40,8 @@
 // # Reports
 //
 // The Report lists every device, every modalias with what became of it, and every module with
-// the start and end of its system call, the modalias that asked for it and the module that
-// pulled it in as a dependency: a boot trace. Summary gives the one-line summary, WriteTimeline
+// the start and end of its system call (and when it was live, if before the end), the modalias
+// that asked for it and the module that pulled it in as a dependency: a boot trace. Summary gives the one-line summary, WriteTimeline
 // draws the trace as text, and WriteTrace writes Chrome trace-event JSON for chrome://tracing or
 // Perfetto.
 //
