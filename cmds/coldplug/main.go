@@ -4,7 +4,8 @@
 // Synopsis:
 //
 //	coldplug [-v] [-n] [-json] [-timeout D] [-quiet D] [-wait-quiet] [-watch] [-meta FILE]
-//	         [-root DIR] [-S RELEASE] [-j N] [-trace FILE] [-timeline] [-cpuprofile FILE]
+//	         [-root DIR] [-S RELEASE] [-j N] [-cpu-features POLICY] [-trace FILE] [-timeline]
+//	         [-cpuprofile FILE]
 //
 // Description:
 //
@@ -38,7 +39,13 @@
 //	-root DIR    the directory that stands for / (sys, proc, lib/modules, modprobe.d)
 //	-S RELEASE   the kernel release (default: uname -r)
 //	-j N         at most N modules loading at once (default: 4 per CPU, at least 8: loads
-//	             mostly wait on probes, see kmod.DefaultParallel)
+//	             mostly wait on probes, see kmod.DefaultParallel); a module that is live no
+//	             longer counts, though its call still waits for other drivers' probes
+//	-cpu-features POLICY
+//	             when the modules of CPU features (crypto accelerators, cpufreq: cpu:
+//	             modaliases) load: when-idle (default) holds them while device drivers load
+//	             unless the CPUs are more than half idle, after-devices until every device
+//	             driver has finished, with-devices queues them behind the first walk's drivers
 //	-trace FILE  write the boot trace as Chrome trace-event JSON (chrome://tracing, Perfetto)
 //	-timeline    print the boot trace as a text chart
 //	-cpuprofile FILE  write coldplug's own CPU profile (go tool pprof) to FILE
@@ -98,6 +105,7 @@ type options struct {
 	waitQuiet                                bool
 	timeout, quiet                           time.Duration
 	meta, root, release, trace, cpuprofile   string
+	cpuFeatures                              string
 	jobs                                     int
 }
 
@@ -110,6 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	fs.BoolVar(&o.asJSON, "json", false, "print the report as JSON on stdout")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "stop after this long even if loads are running")
 	fs.DurationVar(&o.quiet, "quiet", coldplug.DefaultQuiet, "how long nothing must happen before coldplug is done, when the uevent counter cannot tell sooner")
+	fs.StringVar(&o.cpuFeatures, "cpu-features", string(coldplug.CPUWhenIdle), "when CPU-feature modules load: when-idle (while device drivers load, only if the CPUs are idle), after-devices or with-devices")
 	fs.BoolVar(&o.waitQuiet, "wait-quiet", false, "wait out the quiet period even when every uevent is in (for buses that enumerate later, e.g. USB)")
 	fs.BoolVar(&o.watch, "watch", false, "keep running as a hotplug daemon after coldplug")
 	fs.StringVar(&o.meta, "meta", "", "module index (default: ROOT/lib/modules/RELEASE/meta.pb)")
@@ -120,7 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	fs.BoolVar(&o.timeline, "timeline", false, "print the boot trace as a text chart")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write coldplug's CPU profile to this file")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s [-v] [-n] [-json] [-timeout D] [-quiet D] [-wait-quiet] [-watch] [-meta FILE] [-root DIR] [-S RELEASE] [-j N] [-trace FILE] [-timeline] [-cpuprofile FILE]\n", name)
+		fmt.Fprintf(stderr, "usage: %s [-v] [-n] [-json] [-timeout D] [-quiet D] [-wait-quiet] [-watch] [-meta FILE] [-root DIR] [-S RELEASE] [-j N] [-cpu-features POLICY] [-trace FILE] [-timeline] [-cpuprofile FILE]\n", name)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -129,6 +138,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch coldplug.CPUFeaturePolicy(o.cpuFeatures) {
+	case coldplug.CPUWhenIdle, coldplug.CPUAfterDevices, coldplug.CPUWithDevices:
+	default:
+		return fmt.Errorf("-cpu-features %q: want %s, %s or %s", o.cpuFeatures, coldplug.CPUWhenIdle, coldplug.CPUAfterDevices, coldplug.CPUWithDevices)
 	}
 	if o.dryRun && o.watch {
 		return errors.New("-n and -watch do not go together: a dry run loads nothing, so nothing new appears")
@@ -202,7 +216,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	if o.dryRun || quiet == 0 {
 		quiet = -1
 	}
-	opts := coldplug.Options{Root: o.root, Loader: kmodLoader{l}, Events: src, Quiet: quiet, WaitQuiet: o.waitQuiet}
+	opts := coldplug.Options{Root: o.root, Loader: kmodLoader{l}, Events: src, Quiet: quiet, WaitQuiet: o.waitQuiet,
+		CPUFeatures: coldplug.CPUFeaturePolicy(o.cpuFeatures)}
 	if o.verbose {
 		opts.Logf = logf
 	}

@@ -341,6 +341,7 @@ func TestErrors(t *testing.T) {
 		{"extra argument", []string{"-S", "x", "foo"}, "unexpected arguments"},
 		{"dry watch", []string{"-n", "-watch"}, "do not go together"},
 		{"bad flag", []string{"-frobnicate"}, "flag provided but not defined"},
+		{"bad policy", []string{"-cpu-features", "later"}, `-cpu-features "later": want when-idle, after-devices or with-devices`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -114,6 +114,9 @@ type Options struct {
 	// controller, an MMC card) comes after that; WaitQuiet with a long Quiet, or Watch,
 	// catches those.
 	WaitQuiet bool
+	// CPUFeatures says when the modules of CPU features (cpu: modaliases) load; "" means
+	// CPUWhenIdle.
+	CPUFeatures CPUFeaturePolicy
 	// Parallel bounds concurrent LoadAlias calls; 0 means DefaultAliasParallel. The loader
 	// bounds the system calls themselves: this bound only keeps a storm of modaliases from
 	// becoming a storm of goroutines.
@@ -122,6 +125,34 @@ type Options struct {
 	// it happens (coldplug -v, and -watch's log). It is called from one goroutine at a time.
 	Logf func(format string, args ...any)
 }
+
+// CPUFeaturePolicy says when coldplug loads the modules of CPU features: crypto accelerators,
+// cpufreq, kvm (cpu: modaliases). They drive no disk and no NIC, and their init runs crypto
+// self-tests, tens to hundreds of milliseconds of CPU each.
+type CPUFeaturePolicy string
+
+// The policies. Every module is loaded before Run returns whatever the policy; only the order
+// changes. A device driver that makes no progress for heldMax stops holding them back.
+const (
+	// CPUWhenIdle holds them while device drivers load, until every device driver has
+	// finished or the CPUs are more than half idle (the drivers are waiting on hardware):
+	// they then use CPU time the drivers leave, without competing with the probes of disks
+	// and NICs for it.
+	CPUWhenIdle CPUFeaturePolicy = "when-idle"
+	// CPUAfterDevices holds them until every device driver has finished, second-stage
+	// drivers included.
+	CPUAfterDevices CPUFeaturePolicy = "after-devices"
+	// CPUWithDevices queues them behind the device drivers the first walk found, to load as
+	// load slots allow.
+	CPUWithDevices CPUFeaturePolicy = "with-devices"
+)
+
+// idleProbe is how often coldplug looks at the CPUs' idle time while it holds CPU features
+// (CPUWhenIdle), and idleRelease the idle share over the last probe that releases them.
+const (
+	idleProbe   = 100 * time.Millisecond
+	idleRelease = 0.5
+)
 
 // Coldplug finds every device with a modalias and loads the modules they need, again and
 // again as loads make new devices appear, until nothing new appears for a quiet period.
@@ -155,6 +186,9 @@ type Coldplug struct {
 	initialAt   time.Time
 	initialNew  int
 	held        []string
+	// idleAt is the CPUs' time at the last idle probe (CPUWhenIdle), if idleKnown.
+	idleAt    cpuStat
+	idleKnown bool
 
 	// seqSeen is the highest uevent SEQNUM taken in, or the kernel's counter when Run began,
 	// if seqKnown: the kernel counter could be read then.
@@ -195,6 +229,13 @@ func New(opts Options) (*Coldplug, error) {
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = DefaultAliasParallel
+	}
+	switch opts.CPUFeatures {
+	case "":
+		opts.CPUFeatures = CPUWhenIdle
+	case CPUWhenIdle, CPUAfterDevices, CPUWithDevices:
+	default:
+		return nil, fmt.Errorf("coldplug: unknown CPU feature policy %q (want %s, %s or %s)", opts.CPUFeatures, CPUWhenIdle, CPUAfterDevices, CPUWithDevices)
 	}
 	return &Coldplug{
 		opts:       opts,
@@ -299,6 +340,9 @@ func (c *Coldplug) endInitialScan(s initialScan) {
 	c.scanTook = s.res.Took
 	c.scans = append(c.scans, ScanRecord{Reason: "initial", At: c.since(c.initialAt), New: c.initialNew,
 		Took: s.res.Took, Devices: len(s.res.Devices), Dirs: s.res.Dirs, Errors: s.res.Errors})
+	if c.opts.CPUFeatures == CPUWithDevices {
+		c.queue, c.held = append(c.queue, c.held...), nil
+	}
 }
 
 func (c *Coldplug) startReader() {
@@ -377,7 +421,11 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 				c.queue, c.held = append(c.queue, c.held...), nil
 				continue
 			}
-			heldTimer = time.NewTimer(time.Until(last.Add(heldMax)))
+			wait := time.Until(last.Add(heldMax))
+			if c.opts.CPUFeatures == CPUWhenIdle {
+				wait = min(wait, idleProbe)
+			}
+			heldTimer = time.NewTimer(wait)
 			heldC = heldTimer.C
 		}
 		var quietC, rescanC <-chan time.Time
@@ -414,7 +462,11 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 		case <-rescanC:
 			// The rescan happens at the top of the loop.
 		case <-heldC:
-			// The held modaliases go at the top of the loop.
+			// After heldMax the held modaliases go at the top of the loop; before, the CPUs
+			// may have been idle enough to let them go.
+			if c.opts.CPUFeatures == CPUWhenIdle && c.cpusIdle() {
+				c.queue, c.held = append(c.queue, c.held...), nil
+			}
 		case r := <-c.results:
 			c.inflight--
 			c.record(r)
@@ -522,18 +574,28 @@ func (c *Coldplug) addDevice(d Device) bool {
 	return true
 }
 
+// cpusIdle reports whether the CPUs were idle for more than idleRelease of the time since the
+// previous call (false at the first call, and when <root>/proc/stat cannot be read).
+func (c *Coldplug) cpusIdle() bool {
+	st, ok := readCPUStat(c.opts.Root)
+	if !ok {
+		return false
+	}
+	prev, known := c.idleAt, c.idleKnown
+	c.idleAt, c.idleKnown = st, true
+	return known && idleShare(prev, st) > idleRelease
+}
+
 // heldMax is how long the held modaliases wait for device drivers that make no progress: if
 // no load starts or finishes and no device appears for that long, the loads still running
 // are stuck (a probe waiting on hardware that never answers), and the CPU features go ahead.
 const heldMax = 3 * time.Second
 
-// deferred is 1 for a modalias whose modules wait until every device driver the first scan
-// found has finished loading, second-stage drivers included, else 0. It is 1 for CPU features
-// ("cpu:type:x86,...:feature:,..."): their modules (crypto accelerators, cpufreq, kvm, power
-// capping) drive no disk and no NIC, and their init runs the crypto self-tests, hundreds of
-// milliseconds of CPU that would otherwise compete with the probes of disks and NICs (on a
-// single CPU, or one busy with other probes, that is the whole difference). Every module is
-// still loaded before coldplug is done; only the order changes.
+// deferred is 1 for a modalias whose modules are held back while device drivers load (see
+// CPUFeaturePolicy), else 0. It is 1 for CPU features ("cpu:type:x86,...:feature:,..."): their
+// modules (crypto accelerators, cpufreq, kvm, power capping) drive no disk and no NIC, and their
+// init runs the crypto self-tests, hundreds of milliseconds of CPU that would otherwise compete
+// with the probes of disks and NICs (on a single CPU, or CPUs busy with other probes).
 func deferred(modalias string) int {
 	if strings.HasPrefix(modalias, "cpu:") {
 		return 1

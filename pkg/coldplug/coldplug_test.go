@@ -901,7 +901,7 @@ func TestCPUFeaturesAfterDevices(t *testing.T) {
 				bound = heldMax + 2*time.Second
 			}
 			start := time.Now()
-			rep := run(t, Options{Root: root, Loader: l, Events: l.events, Quiet: 50 * time.Millisecond}, bound)
+			rep := run(t, Options{Root: root, Loader: l, Events: l.events, Quiet: 50 * time.Millisecond, CPUFeatures: CPUAfterDevices}, bound)
 			var lastDevice, firstCPU time.Duration
 			cpus := 0
 			for _, ml := range rep.Modules {
@@ -932,5 +932,123 @@ func TestCPUFeaturesAfterDevices(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// cpuSpan returns when the first CPU-feature module started and the last device driver ended.
+func cpuSpan(t *testing.T, rep *Report) (firstCPU, lastDevice time.Duration) {
+	t.Helper()
+	cpus := 0
+	for _, ml := range rep.Modules {
+		if ml.Outcome != Loaded {
+			continue
+		}
+		if strings.HasPrefix(ml.Modalias, "cpu:") {
+			if cpus == 0 || ml.Start < firstCPU {
+				firstCPU = ml.Start
+			}
+			cpus++
+		} else {
+			lastDevice = max(lastDevice, ml.End)
+		}
+	}
+	if cpus == 0 {
+		t.Fatalf("no CPU-feature module loaded")
+	}
+	return firstCPU, lastDevice
+}
+
+// TestCPUFeaturePolicies: CPUWhenIdle lets the CPU features go while device drivers still load
+// if the CPUs are idle, and holds them while the CPUs are busy; CPUWithDevices lets them go
+// after the first walk whatever the load.
+func TestCPUFeaturePolicies(t *testing.T) {
+	for _, tc := range []struct {
+		policy CPUFeaturePolicy
+		idle   bool // the fake /proc/stat shows idle CPUs
+		during bool // CPU features must start while device drivers still load
+	}{
+		{CPUWhenIdle, true, true},
+		{CPUWhenIdle, false, false},
+		{CPUAfterDevices, true, false},
+		{CPUWithDevices, false, true},
+	} {
+		t.Run(fmt.Sprintf("%s/idle=%v", tc.policy, tc.idle), func(t *testing.T) {
+			root := t.TempDir()
+			l := newFakeLoader(t, nil, root)
+			l.delay = 400 * time.Millisecond
+			for _, d := range []struct{ path, subsys, alias, mod string }{
+				{"/devices/pci0000:00/0000:00:02.0", "pci", "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00", "e1000e"},
+				{"/devices/system/cpu/cpu0", "cpu", "cpu:type:x86,ven0002fam000Fmod006B:feature:,0000,0001", "sha256_ssse3"},
+			} {
+				writeDevice(t, root, coldplugtest.Device{Path: d.path, Subsystem: d.subsys, Modalias: d.alias})
+				l.table[d.alias] = []string{d.mod}
+			}
+			// A /proc/stat whose counters advance as a busy or an idle machine's would.
+			stat := filepath.Join(root, "proc/stat")
+			os.MkdirAll(filepath.Dir(stat), 0o755)
+			done := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var busy, idle uint64
+				for {
+					if tc.idle {
+						busy, idle = busy+1, idle+9
+					} else {
+						busy, idle = busy+9, idle+1
+					}
+					line := fmt.Sprintf("cpu  %d 0 0 %d 0 0 0 0 0 0\ncpu0 %d 0 0 %d 0 0 0 0 0 0\n", busy, idle, busy, idle)
+					os.WriteFile(stat+".tmp", []byte(line), 0o644)
+					os.Rename(stat+".tmp", stat)
+					select {
+					case <-done:
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+			}()
+			rep := run(t, Options{Root: root, Loader: l, Quiet: 10 * time.Millisecond, CPUFeatures: tc.policy}, 10*time.Second)
+			close(done)
+			wg.Wait()
+			firstCPU, lastDevice := cpuSpan(t, rep)
+			if during := firstCPU < lastDevice; during != tc.during {
+				t.Errorf("first CPU-feature module at %v, last device driver done at %v: want it to start while drivers load: %v",
+					firstCPU, lastDevice, tc.during)
+			}
+		})
+	}
+	if _, err := New(Options{Loader: newFakeLoader(t, nil, t.TempDir()), CPUFeatures: "sometimes"}); err == nil || !strings.Contains(err.Error(), `"sometimes"`) {
+		t.Errorf("New with an unknown CPU feature policy = %v, want an error naming it", err)
+	}
+}
+
+func TestReadCPUStat(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "proc"), 0o755)
+	// A real line: user nice system idle iowait irq softirq steal guest guest_nice.
+	write := func(s string) {
+		if err := os.WriteFile(filepath.Join(root, "proc/stat"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cpu  4705 356 584 3699 23 0 23 0 7 0\ncpu0 4705 356 584 3699 23 0 23 0 7 0\nintr 1 2 3\n")
+	a, ok := readCPUStat(root)
+	if want := (cpuStat{idle: 3722, total: 4705 + 356 + 584 + 3699 + 23 + 23}); !ok || a != want {
+		t.Errorf("readCPUStat = %+v, %v; want %+v (guest time is in user already)", a, ok, want)
+	}
+	write("cpu  4715 356 584 3729 23 0 23 0 7 0\n")
+	b, _ := readCPUStat(root)
+	if got := idleShare(a, b); got < 0.74 || got > 0.76 {
+		t.Errorf("idleShare over 10 busy and 30 idle jiffies = %v, want 0.75", got)
+	}
+	if got := idleShare(b, a); got != 0 {
+		t.Errorf("idleShare backwards = %v, want 0", got)
+	}
+	for _, bad := range []string{"", "intr 1 2\n", "cpu  1 2 x 4 5\n", "cpu 1 2\n"} {
+		write(bad)
+		if st, ok := readCPUStat(root); ok {
+			t.Errorf("readCPUStat(%q) = %+v, want not ok", bad, st)
+		}
 	}
 }

@@ -175,3 +175,42 @@ func rootDir(root string) string {
 	}
 	return root
 }
+
+// cpuStat is the first line of <root>/proc/stat: the jiffies all CPUs together spent idle
+// (idle and iowait) and in all.
+type cpuStat struct{ idle, total uint64 }
+
+// readCPUStat reads <root>/proc/stat; ok is false when it cannot.
+func readCPUStat(root string) (st cpuStat, ok bool) {
+	b, err := os.ReadFile(filepath.Join(rootDir(root), "proc/stat"))
+	if err != nil {
+		return st, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return st, false
+	}
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return cpuStat{}, false
+		}
+		if i >= 8 {
+			break // guest and guest_nice are already counted in user and nice
+		}
+		st.total += n
+		if i == 3 || i == 4 {
+			st.idle += n
+		}
+	}
+	return st, true
+}
+
+// idleShare returns the share of CPU time spent idle between a and b, or 0.
+func idleShare(a, b cpuStat) float64 {
+	if b.total <= a.total || b.idle < a.idle {
+		return 0
+	}
+	return float64(b.idle-a.idle) / float64(b.total-a.total)
+}
