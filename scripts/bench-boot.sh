@@ -15,10 +15,12 @@
 # init's start) and its ratio to each baseline's (goal: kmodboot <= 0.5x), and the compressed
 # image sizes (zstd -19 all). See TestBootBench.
 #
-# Environment: BOOTS (default 5), SERIES (default 6.1). Takes about 40 s per round of three boots.
+# Environment: BOOTS (default 5), SERIES (default 6.1), KINIT_ARGS (kernel arguments for the
+# kmodboot boots only, space-separated: KINIT_ARGS=kmodboot.cpu_features=with-devices). Takes
+# about 40 s per round of three boots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KMODBOOT_BOOTBENCH=${BOOTS:-5} KMODBOOT_BOOTBENCH_SERIES=${SERIES:-6.1} \
+KMODBOOT_BOOTBENCH=${BOOTS:-5} KMODBOOT_BOOTBENCH_SERIES=${SERIES:-6.1} KMODBOOT_BOOTBENCH_KINIT_ARGS=${KINIT_ARGS:-} \
 	go test -count=1 -run '^TestBootBench$' -timeout 1h -v ./vmtest/ |
 	grep -E 'KMODBOOT-BOOT-BENCH|modules_load=|round [0-9]+ |boot [(]|lacks|^(---|ok|FAIL|PASS)' |
 	grep -v -e 'devices.go' -e '^ *qemu-system' | sed 's/^ *bootbench_test.go:[0-9]*: //'

@@ -247,7 +247,7 @@ func atof(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
 func bootKmodboot(t *testing.T, k Kernel, img, root string, s benchSet) (bootTimes, bool) {
 	vm, log := Boot(t, "bench-kmodboot-"+s.name, Machine{
 		Kernel: k, Initramfs: img,
-		Append: []string{"quiet", "root=LABEL=kmb-bench", "rootwait=60"},
+		Append: append([]string{"quiet", "root=LABEL=kmb-bench", "rootwait=60"}, strings.Fields(os.Getenv("KMODBOOT_BOOTBENCH_KINIT_ARGS"))...),
 		NICs:   s.nics, Disks: []Disk{{Model: s.disk, Image: root}},
 	})
 	ok := log.Wait("KMODBOOT-BOOTBENCH modules:", 4*time.Minute)
@@ -302,7 +302,9 @@ func bootBaseline(t *testing.T, k Kernel, name, img, root string, s benchSet, ar
 // baselines: vmtest/bootbench starting, which they run once their drivers are loaded) and root
 // mounted. Driver-loading time is drivers loaded minus init's start. It runs only when
 // KMODBOOT_BOOTBENCH names the number of boots per image and machine (scripts/bench-boot.sh
-// sets it); KMODBOOT_BOOTBENCH_SERIES picks the kernel (default 6.1).
+// sets it); KMODBOOT_BOOTBENCH_SERIES picks the kernel (default 6.1), and
+// KMODBOOT_BOOTBENCH_KINIT_ARGS adds kernel arguments to the kmodboot boots only (kmodboot.*
+// switches such as kmodboot.cpu_features=with-devices).
 func TestBootBench(t *testing.T) {
 	skipShort(t)
 	rounds, _ := strconv.Atoi(os.Getenv("KMODBOOT_BOOTBENCH"))

@@ -187,12 +187,8 @@ func (k *kinit) coldplug(w io.Writer, timeout time.Duration) []byte {
 		}
 		return nil
 	}
-	args := []string{"-timeout", timeout.String()}
-	if k.params != nil && k.params.ColdplugVerbose {
-		args = append(args, "-v")
-	}
 	var buf bytes.Buffer
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, coldplugArgs(k.params, timeout)...)
 	cmd.Stdout = io.MultiWriter(w, &buf)
 	cmd.Stderr = io.MultiWriter(w, &buf)
 	start := time.Now()

@@ -5,8 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kmodboot/kmodboot/pkg/bootparam"
 )
 
 func mkfile(t *testing.T, p, content string, mode os.FileMode) {
@@ -174,5 +177,24 @@ func TestUnboundNICs(t *testing.T) {
 	want := []string{"no driver matched the network controller pci 0000:00:03.0 (Ethernet controller, modalias pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00)"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("unboundNICs() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestColdplugArgs(t *testing.T) {
+	for _, tc := range []struct {
+		cmdline string
+		want    []string
+	}{
+		{"root=/dev/vda", []string{"-timeout", "30s"}},
+		{"kmodboot.verbose kmodboot.cpu_features=after-devices", []string{"-timeout", "30s", "-v", "-cpu-features", "after-devices"}},
+		{"kmodboot.cpu_features=bogus", []string{"-timeout", "30s"}}, // refused by bootparam.Parse
+	} {
+		p, _ := bootparam.Parse(tc.cmdline)
+		if got := coldplugArgs(p, p.ColdplugTimeout); !cmp.Equal(got, tc.want) {
+			t.Errorf("%q: coldplug %q, want %q", tc.cmdline, got, tc.want)
+		}
+	}
+	if got, want := coldplugArgs(nil, 5*time.Second), []string{"-timeout", "5s"}; !cmp.Equal(got, want) {
+		t.Errorf("no parameters: coldplug %q, want %q", got, want)
 	}
 }

@@ -21,7 +21,8 @@
 // controller, the mount error with the filesystem type) and starts a rescue shell on the
 // console; leaving the shell retries the boot. kinit never exits: PID 1 exiting is a kernel
 // panic. kmodboot.rescue on the command line stops in the shell after coldplug, and
-// kmodboot.coldplug=0, kmodboot.coldplug_timeout=D and kmodboot.verbose control coldplug.
+// kmodboot.coldplug=0, kmodboot.coldplug_timeout=D, kmodboot.verbose and
+// kmodboot.cpu_features=POLICY (coldplug's -cpu-features) control coldplug.
 //
 // Every line kinit prints starts with "kinit: ", so tests and people can follow the boot on
 // the serial console.

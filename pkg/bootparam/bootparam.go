@@ -2,6 +2,7 @@ package bootparam
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,10 @@ const (
 	// DefaultColdplugTimeout bounds each coldplug run unless kmodboot.coldplug_timeout= is set.
 	DefaultColdplugTimeout = 30 * time.Second
 )
+
+// CPUFeaturePolicies are the values kmodboot.cpu_features= takes: when coldplug loads the
+// modules for CPU features (see pkg/coldplug's CPUFeaturePolicy).
+var CPUFeaturePolicies = []string{"when-idle", "after-devices", "with-devices"}
 
 // DefaultInits are tried in order when init= is absent, as the kernel does.
 var DefaultInits = []string{"/sbin/init", "/etc/init", "/bin/init", "/bin/sh"}
@@ -50,6 +55,9 @@ type Params struct {
 	ColdplugTimeout time.Duration
 	// ColdplugVerbose is kmodboot.verbose: pass -v to coldplug.
 	ColdplugVerbose bool
+	// ColdplugCPUFeatures is kmodboot.cpu_features=: coldplug's -cpu-features policy (one of
+	// CPUFeaturePolicies), or "" for coldplug's default.
+	ColdplugCPUFeatures string
 	// Rescue is kmodboot.rescue: stop in the rescue shell instead of switching root.
 	Rescue bool
 }
@@ -158,6 +166,12 @@ func Parse(cmdline string) (*Params, []error) {
 				continue
 			}
 			p.ColdplugVerbose = b
+		case "kmodboot.cpu_features":
+			if !slices.Contains(CPUFeaturePolicies, val) {
+				bad(w, fmt.Errorf("want one of %s", strings.Join(CPUFeaturePolicies, ", ")))
+				continue
+			}
+			p.ColdplugCPUFeatures = val
 		case "kmodboot.rescue":
 			b, err := boolValue(val, hasVal)
 			if err != nil {

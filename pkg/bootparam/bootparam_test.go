@@ -79,12 +79,13 @@ func TestParse(t *testing.T) {
 		{"last root wins", "root=/dev/sda1 root=PARTUUID=5eedcafe-02",
 			func(p *Params) { p.Root = mustSpec(t, "PARTUUID=5eedcafe-02") }},
 		{"ip off", "ip=dhcp ip=off", func(p *Params) {}},
-		{"kmodboot switches", "kmodboot.coldplug=0 kmodboot.coldplug_timeout=5s kmodboot.verbose kmodboot.rescue=1",
+		{"kmodboot switches", "kmodboot.coldplug=0 kmodboot.coldplug_timeout=5s kmodboot.verbose kmodboot.rescue=1 kmodboot.cpu_features=with-devices",
 			func(p *Params) {
 				p.Coldplug = false
 				p.ColdplugTimeout = 5 * time.Second
 				p.ColdplugVerbose = true
 				p.Rescue = true
+				p.ColdplugCPUFeatures = "with-devices"
 			}},
 		{"unrelated params ignored", "rootfoo=1 roo ro=1 modprobe.blacklist=e1000 virtio_net.napi_tx=0",
 			func(p *Params) {}},
@@ -116,6 +117,8 @@ func TestParseErrors(t *testing.T) {
 		{"ip=carrier-pigeon", "ip=carrier-pigeon"},
 		{"kmodboot.coldplug=maybe", "kmodboot.coldplug=maybe"},
 		{"kmodboot.coldplug_timeout=0", "kmodboot.coldplug_timeout=0"},
+		{"kmodboot.cpu_features=never", "kmodboot.cpu_features=never"},
+		{"kmodboot.cpu_features", "kmodboot.cpu_features"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			p, errs := Parse("console=ttyS0 " + tc.in + " rw")

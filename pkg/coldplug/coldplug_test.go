@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kmodboot/kmodboot/pkg/bootparam"
 	"github.com/kmodboot/kmodboot/pkg/coldplug/coldplugtest"
 
 	"github.com/kmodboot/kmodboot/pkg/uevent"
@@ -938,6 +939,23 @@ func cpuSpan(t *testing.T, rep *Report) (firstCPU, lastDevice time.Duration) {
 // TestCPUFeaturePolicies: CPUWhenIdle lets the CPU features go while device drivers still load
 // if the CPUs are idle, and holds them while the CPUs are busy; CPUWithDevices lets them go
 // after the first walk whatever the load.
+// TestBootparamPolicies checks that kmodboot.cpu_features= on the kernel command line takes
+// exactly the policies coldplug knows, which kinit passes on as -cpu-features.
+func TestBootparamPolicies(t *testing.T) {
+	want := []string{string(CPUWhenIdle), string(CPUAfterDevices), string(CPUWithDevices)}
+	if !slices.Equal(bootparam.CPUFeaturePolicies, want) {
+		t.Errorf("bootparam.CPUFeaturePolicies = %q, want %q", bootparam.CPUFeaturePolicies, want)
+	}
+	for _, p := range bootparam.CPUFeaturePolicies {
+		c, err := New(Options{Root: t.TempDir(), Loader: newFakeLoader(t, nil, t.TempDir()), CPUFeatures: CPUFeaturePolicy(p)})
+		if err != nil {
+			t.Errorf("policy %q from the command line: %v", p, err)
+			continue
+		}
+		c.Close()
+	}
+}
+
 func TestCPUFeaturePolicies(t *testing.T) {
 	for _, tc := range []struct {
 		policy CPUFeaturePolicy
