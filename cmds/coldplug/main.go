@@ -139,10 +139,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 		fs.Usage()
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	switch coldplug.CPUFeaturePolicy(o.cpuFeatures) {
-	case coldplug.CPUWhenIdle, coldplug.CPUAfterDevices, coldplug.CPUWithDevices:
-	default:
-		return fmt.Errorf("-cpu-features %q: want %s, %s or %s", o.cpuFeatures, coldplug.CPUWhenIdle, coldplug.CPUAfterDevices, coldplug.CPUWithDevices)
+	if err := coldplug.CPUFeaturePolicy(o.cpuFeatures).Check(); err != nil {
+		return fmt.Errorf("-cpu-features %w", err)
 	}
 	if o.dryRun && o.watch {
 		return errors.New("-n and -watch do not go together: a dry run loads nothing, so nothing new appears")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -147,6 +148,17 @@ const (
 	CPUWithDevices CPUFeaturePolicy = "with-devices"
 )
 
+// CPUFeaturePolicies are the policies, the default first.
+var CPUFeaturePolicies = []CPUFeaturePolicy{CPUWhenIdle, CPUAfterDevices, CPUWithDevices}
+
+// Check returns an error naming p and the policies there are when p is none of them.
+func (p CPUFeaturePolicy) Check() error {
+	if slices.Contains(CPUFeaturePolicies, p) {
+		return nil
+	}
+	return fmt.Errorf("%q: want %s, %s or %s", string(p), CPUWhenIdle, CPUAfterDevices, CPUWithDevices)
+}
+
 // idleProbe is how often coldplug looks at the CPUs' idle time while it holds CPU features
 // (CPUWhenIdle), and idleRelease the idle share over the last probe that releases them.
 const (
@@ -230,12 +242,11 @@ func New(opts Options) (*Coldplug, error) {
 	if opts.Parallel <= 0 {
 		opts.Parallel = DefaultAliasParallel
 	}
-	switch opts.CPUFeatures {
-	case "":
+	if opts.CPUFeatures == "" {
 		opts.CPUFeatures = CPUWhenIdle
-	case CPUWhenIdle, CPUAfterDevices, CPUWithDevices:
-	default:
-		return nil, fmt.Errorf("coldplug: unknown CPU feature policy %q (want %s, %s or %s)", opts.CPUFeatures, CPUWhenIdle, CPUAfterDevices, CPUWithDevices)
+	}
+	if err := opts.CPUFeatures.Check(); err != nil {
+		return nil, fmt.Errorf("coldplug: CPU feature policy %w", err)
 	}
 	return &Coldplug{
 		opts:       opts,
@@ -341,7 +352,7 @@ func (c *Coldplug) endInitialScan(s initialScan) {
 	c.scans = append(c.scans, ScanRecord{Reason: "initial", At: c.since(c.initialAt), New: c.initialNew,
 		Took: s.res.Took, Devices: len(s.res.Devices), Dirs: s.res.Dirs, Errors: s.res.Errors})
 	if c.opts.CPUFeatures == CPUWithDevices {
-		c.queue, c.held = append(c.queue, c.held...), nil
+		c.releaseHeld()
 	}
 }
 
@@ -418,7 +429,7 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			if c.inflight == 0 && len(c.queue) == 0 || time.Since(last) >= heldMax {
 				// Every device driver has finished (or the ones left are stuck): now the
 				// CPU features.
-				c.queue, c.held = append(c.queue, c.held...), nil
+				c.releaseHeld()
 				continue
 			}
 			wait := time.Until(last.Add(heldMax))
@@ -465,7 +476,7 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			// After heldMax the held modaliases go at the top of the loop; before, the CPUs
 			// may have been idle enough to let them go.
 			if c.opts.CPUFeatures == CPUWhenIdle && c.cpusIdle() {
-				c.queue, c.held = append(c.queue, c.held...), nil
+				c.releaseHeld()
 			}
 		case r := <-c.results:
 			c.inflight--
@@ -572,6 +583,11 @@ func (c *Coldplug) addDevice(d Device) bool {
 		c.queue = append(c.queue, d.Modalias)
 	}
 	return true
+}
+
+// releaseHeld queues the held modaliases (the CPU features) behind the others.
+func (c *Coldplug) releaseHeld() {
+	c.queue, c.held = append(c.queue, c.held...), nil
 }
 
 // cpusIdle reports whether the CPUs were idle for more than idleRelease of the time since the

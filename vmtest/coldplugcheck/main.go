@@ -360,6 +360,11 @@ func bench(method string) {
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	deadline := time.After(*timeout)
+	checkBound := func() {
+		if boundAt == 0 && len(missing()) == 0 {
+			boundAt, cpuBound = time.Since(start), guestCPU()
+		}
+	}
 	for boundAt == 0 || doneAt == 0 {
 		select {
 		case exitErr = <-exited:
@@ -374,13 +379,9 @@ func bench(method string) {
 				return
 			}
 		case <-tick.C:
-			if boundAt == 0 && len(missing()) == 0 {
-				boundAt, cpuBound = time.Since(start), guestCPU()
-			}
+			checkBound()
 		case <-devEvents:
-			if boundAt == 0 && len(missing()) == 0 {
-				boundAt, cpuBound = time.Since(start), guestCPU()
-			}
+			checkBound()
 		case <-deadline:
 			fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: not done after %v; missing %v\n", method, *timeout, missing())
 			return
