@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,10 +18,56 @@ import (
 const coldplugcheckPkg = "github.com/kmodboot/kmodboot/vmtest/coldplugcheck"
 
 // coldplugImage is the default image (NIC, storage and filesystem modules) plus coldplugcheck
-// and busybox, whose sh and modprobe run the shell baseline of the benchmark.
-func coldplugImage(t *testing.T, k Kernel) string {
-	return Image(t, ImageOptions{Kernel: k, ExtraCommands: []string{coldplugcheckPkg},
-		ExtraFiles: []string{"/bin/busybox:bin/busybox"}})
+// and busybox, whose sh and modprobe run the shell baseline of the benchmark; with kmod, also
+// this machine's kmod and the libraries it links, for the baseline with kmod's modprobe.
+func coldplugImage(t *testing.T, k Kernel, kmod bool) string {
+	files := []string{"/bin/busybox:bin/busybox"}
+	if kmod {
+		files = append(files, kmodFiles(t)...)
+	}
+	return Image(t, ImageOptions{Kernel: k, ExtraCommands: []string{coldplugcheckPkg}, ExtraFiles: files})
+}
+
+// kmodFiles returns the image files that let kmod run in a guest: the kmod binary as
+// bin/kmod, its dynamic loader where its program header names it, and the shared libraries
+// ldd lists, under usr/lib/x86_64-linux-gnu (the image's lib holds the modules). The guest
+// runs it with LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu.
+func kmodFiles(t *testing.T) []string {
+	t.Helper()
+	bin, err := exec.LookPath("kmod")
+	if err != nil {
+		bin = "/usr/bin/kmod"
+	}
+	if bin, err = filepath.EvalSymlinks(bin); err != nil {
+		t.Fatalf("kmod baseline: no kmod binary on this machine (apt-get install kmod): %v", err)
+	}
+	out, err := exec.Command("ldd", bin).Output()
+	if err != nil {
+		t.Fatalf("kmod baseline: ldd %s: %v", bin, err)
+	}
+	files := []string{bin + ":bin/kmod"}
+	// The image takes a symbolic link as it is, so each source is resolved first (the loader
+	// /lib64/ld-linux-x86-64.so.2 is a link on Debian), and kept under the name ldd gives.
+	add := func(src, dst string) {
+		real, err := filepath.EvalSymlinks(src)
+		if err != nil {
+			t.Fatalf("kmod baseline: %s, which kmod needs: %v", src, err)
+		}
+		files = append(files, real+":"+dst)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			add(f[2], "usr/lib/x86_64-linux-gnu/"+filepath.Base(f[2]))
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"): // the loader: "/lib64/ld-linux-x86-64.so.2 (0x...)"
+			add(f[0], strings.TrimPrefix(f[0], "/"))
+		}
+	}
+	if len(files) < 3 {
+		t.Fatalf("kmod baseline: ldd %s lists no loader or libraries:\n%s", bin, out)
+	}
+	return files
 }
 
 // coldplugMachine has every NIC model and every disk model at once: five NICs and five disks,
@@ -82,7 +130,7 @@ func TestColdplug(t *testing.T) {
 	for _, series := range []string{"6.1", "6.12"} {
 		t.Run(series, func(t *testing.T) {
 			k := FetchKernel(t, series)
-			img := coldplugImage(t, k)
+			img := coldplugImage(t, k, false)
 			unmatched := []string{virtioRNG}
 			if series == "6.12" {
 				unmatched = append(unmatched, virtioNetPCI)
@@ -201,11 +249,18 @@ func TestColdplugBench(t *testing.T) {
 	if len(smps) == 0 {
 		smps = []string{"1", "2"}
 	}
-	// A method is "shell" or "coldplug", which may carry more coldplug flags after a colon
-	// ("coldplug:-j=4"), so that variants run alternately in one benchmark.
+	// A method is "shell" (the loop with busybox's modprobe), "shell-kmod" (with kmod's) or
+	// "coldplug", which may carry more coldplug flags after a colon ("coldplug:-j=4"), so that
+	// variants run alternately in one benchmark.
 	methods := strings.Fields(os.Getenv("KMODBOOT_VMBENCH_METHODS"))
 	if len(methods) == 0 {
-		methods = []string{"shell", "coldplug"}
+		methods = []string{"shell", "shell-kmod", "coldplug"}
+	}
+	var baselines []string
+	for _, m := range methods {
+		if strings.HasPrefix(m, "shell") {
+			baselines = append(baselines, m)
+		}
 	}
 	extra := os.Getenv("KMODBOOT_VMBENCH_COLDPLUG_ARGS")
 	checkArgs := strings.Fields(os.Getenv("KMODBOOT_VMBENCH_CHECK_ARGS"))
@@ -215,7 +270,7 @@ func TestColdplugBench(t *testing.T) {
 			t.Run(s+"/smp="+smp, func(t *testing.T) {
 				t.Setenv("VMTEST_QEMU_APPEND", "-smp "+smp)
 				k := FetchKernel(t, s)
-				img := coldplugImage(t, k)
+				img := coldplugImage(t, k, slices.Contains(methods, "shell-kmod"))
 				res := map[string][]benchResult{}
 				for r := 0; r < rounds; r++ {
 					for _, method := range methods {
@@ -232,7 +287,11 @@ func TestColdplugBench(t *testing.T) {
 						if !ok {
 							t.Fatalf("%s round %d: no result; console:\n%s", method, r, log.String())
 						}
-						for _, l := range append(log.Lines("KMODBOOT-COLDPLUG-BENCH"), log.Lines("KMODBOOT-KPROF")...) {
+						lines := append(log.Lines("KMODBOOT-COLDPLUG-BENCH"), log.Lines("KMODBOOT-KPROF")...)
+						if r == 0 {
+							lines = append(log.Lines("KMODBOOT-COLDPLUG-MODULES"), lines...)
+						}
+						for _, l := range lines {
 							t.Log(method + ": " + l[strings.Index(l, "KMODBOOT-"):])
 						}
 						res[method] = append(res[method], b)
@@ -247,21 +306,25 @@ func TestColdplugBench(t *testing.T) {
 				}
 				bound := func(b benchResult) float64 { return b.bound }
 				done := func(b benchResult) float64 { return b.done }
-				sb, sd := get("shell", bound), get("shell", done)
 				for _, method := range methods {
-					if method == "shell" {
+					if strings.HasPrefix(method, "shell") {
 						continue
 					}
 					cb, cd := get(method, bound), get(method, done)
 					user := get(method, func(b benchResult) float64 { return b.user })
 					kb := get(method, func(b benchResult) float64 { return b.kernelBusy })
 					sys := get(method, func(b benchResult) float64 { return b.system })
-					ratios := "no shell runs"
-					if sb > 0 {
-						ratios = fmt.Sprintf("all-bound ratio=%.2f (goal <= 0.5), exit ratio=%.2f", cb/sb, cd/sd)
+					ratios := "no shell runs; "
+					if len(baselines) > 0 {
+						ratios = ""
 					}
-					t.Logf("KMODBOOT-COLDPLUG-BENCH-RESULT series=%s smp=%s rounds=%d method=%s (medians) all-bound: shell=%.3fs %s=%.3fs; exit: shell=%.3fs %s=%.3fs; %s; coldplug user CPU %.3fs = %.1f%% of the time load calls were busy (%.3fs; goal <= 10%%) and %.1f%% of its system CPU (%.3fs)",
-						s, smp, rounds, method, sb, method, cb, sd, method, cd, ratios, user, 100*user/kb, kb, 100*user/sys, sys)
+					for _, base := range baselines {
+						sb, sd := get(base, bound), get(base, done)
+						ratios += fmt.Sprintf("against %s (bound %.3fs, exit %.3fs): all-bound ratio=%.2f (goal <= 0.5), exit ratio=%.2f; ",
+							base, sb, sd, cb/sb, cd/sd)
+					}
+					t.Logf("KMODBOOT-COLDPLUG-BENCH-RESULT series=%s smp=%s rounds=%d method=%s (medians) all-bound=%.3fs exit=%.3fs; %scoldplug user CPU %.3fs = %.1f%% of the time load calls were busy (%.3fs; goal <= 10%%) and %.1f%% of its system CPU (%.3fs)",
+						s, smp, rounds, method, cb, cd, ratios, user, 100*user/kb, kb, 100*user/sys, sys)
 				}
 			})
 		}

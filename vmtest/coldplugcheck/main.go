@@ -5,7 +5,7 @@
 //
 // Synopsis:
 //
-//	coldplugcheck [-mode check|coldplug|shell] [-nics N] [-disks vda,sda,...]
+//	coldplugcheck [-mode check|coldplug|shell|shell-kmod] [-nics N] [-disks vda,sda,...]
 //	              [-expect-modules LIST] [-expect-unmatched LIST] [-poweroff]
 //	              [-kprofile] [-kernel-log]
 //
@@ -29,16 +29,20 @@
 // the kernel's, the Chrome trace between KMODBOOT-TRACE-BEGIN and KMODBOOT-TRACE-END, and
 // coldplug's CPU profile (base64) between KMODBOOT-PROFILE-BEGIN and KMODBOOT-PROFILE-END.
 //
-// -mode coldplug and -mode shell time one way of loading drivers, from its start until the
-// -nics interfaces and -disks block devices all exist ("bound") and until it exits ("done"):
-// coldplug, or the loop `for m in $(cat every modalias); do modprobe -b $m; done` repeated
-// until a pass finds no new modalias, run by busybox's sh and modprobe (the image must hold
-// /bin/busybox; modules.dep and modules.alias for it are made by busybox depmod first, untimed).
+// -mode coldplug, -mode shell and -mode shell-kmod time one way of loading drivers, from its
+// start until the -nics interfaces and -disks block devices all exist ("bound") and until it
+// exits ("done"): coldplug, or the loop `for m in $(cat every modalias); do modprobe -b $m;
+// done` repeated until a pass finds no new modalias, run by busybox's sh with busybox's
+// modprobe (shell; the image must hold /bin/busybox) or with kmod's (shell-kmod; the image must
+// also hold /bin/kmod and its libraries in /usr/lib/x86_64-linux-gnu). The index files each
+// modprobe reads are made first by its own depmod, untimed: modules.dep and modules.alias by
+// busybox's, the binary indexes too by kmod's.
 // It prints
 //
 //	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P startup=S] guest_busy=S guest_idle=S
 //
-// with times in seconds; the bracketed part is coldplug's own report, and startup the time from
+// with times in seconds, after a line KMODBOOT-COLDPLUG-MODULES method=M m1,m2,... naming the
+// modules loaded at the end (so the methods' module sets can be compared); the bracketed part is coldplug's own report, and startup the time from
 // starting the coldplug process until its run began (process start and package init). "bound"
 // is taken when the uevent that completes the set arrives (or at a 50 ms tick): the harness
 // must not walk /sys every few milliseconds, which took up to a CPU-second from the method
@@ -75,13 +79,14 @@ import (
 )
 
 var (
-	mode            = flag.String("mode", "check", "check, coldplug or shell")
+	mode            = flag.String("mode", "check", "check, coldplug, shell or shell-kmod")
 	nics            = flag.Int("nics", 0, "network interfaces (besides lo) that must appear")
 	disks           = flag.String("disks", "", "comma-separated block devices that must appear (vda,sda,nvme0n1,...)")
 	expectModules   = flag.String("expect-modules", "", "comma-separated modules coldplug must load")
 	expectUnmatched = flag.String("expect-unmatched", "", "comma-separated modaliases coldplug must report as unmatched")
 	coldplugBin     = flag.String("coldplug", "/bbin/coldplug", "the coldplug binary")
-	busybox         = flag.String("busybox", "/bin/busybox", "busybox, for -mode shell")
+	busybox         = flag.String("busybox", "/bin/busybox", "busybox, for -mode shell and shell-kmod")
+	kmodBin         = flag.String("kmod", "/bin/kmod", "kmod, for -mode shell-kmod")
 	timeout         = flag.Duration("timeout", 120*time.Second, "coldplug's -timeout, and the bench's bound")
 	poweroff        = flag.Bool("poweroff", os.Getpid() == 1, "power off at the end")
 	coldplugArgs    = flag.String("coldplug-args", "", "more arguments for coldplug, comma-separated")
@@ -128,7 +133,7 @@ func main() {
 	switch *mode {
 	case "check":
 		check()
-	case "coldplug", "shell":
+	case "coldplug", "shell", "shell-kmod":
 		bench(*mode)
 	default:
 		fmt.Printf("KMODBOOT-CHECK FAIL setup: unknown -mode %q\n", *mode)
@@ -320,14 +325,19 @@ func bench(method string) {
 	case "coldplug":
 		cmd = exec.Command(*coldplugBin, append([]string{"-json", "-timeout", timeout.String()}, list(*coldplugArgs)...)...)
 		cmd.Stdout, cmd.Stderr = &stdout, os.Stdout
-	case "shell":
-		bin, err := shellSetup()
+	case "shell", "shell-kmod":
+		bin, err := shellSetup(method == "shell-kmod")
 		if err != nil {
-			fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=shell: %v\n", err)
+			fmt.Printf("KMODBOOT-COLDPLUG-BENCH FAIL method=%s: %v\n", method, err)
 			return
 		}
 		cmd = exec.Command(filepath.Join(bin, "sh"), "-c", shellloop.Script)
-		cmd.Env = []string{"PATH=" + bin}
+		cmd.Env = []string{"PATH=" + bin, "LD_LIBRARY_PATH=" + kmodLibs}
+		if method == "shell-kmod" {
+			// Debian's busybox sh runs its own applet for a bare "modprobe", whatever PATH
+			// says; a path makes it exec kmod.
+			cmd.Env = append(cmd.Env, "MODPROBE="+filepath.Join(bin, "modprobe"))
+		}
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 	}
 	if *kprofile {
@@ -387,8 +397,15 @@ func bench(method string) {
 			return
 		}
 	}
+	loaded := loadedModules()
+	names := make([]string, 0, len(loaded))
+	for m := range loaded {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	fmt.Printf("KMODBOOT-COLDPLUG-MODULES method=%s %s\n", method, strings.Join(names, ","))
 	line := fmt.Sprintf("KMODBOOT-COLDPLUG-BENCH method=%s bound=%.3f done=%.3f modules=%d", method,
-		boundAt.Seconds(), doneAt.Seconds(), len(loadedModules()))
+		boundAt.Seconds(), doneAt.Seconds(), len(loaded))
 	if method == "coldplug" {
 		var rep report
 		if err := json.Unmarshal(stdout.Bytes(), &rep); err == nil {
@@ -464,30 +481,57 @@ func guestCPU() cpuTimes {
 	return t
 }
 
-// shellSetup makes a directory of busybox applets and, unless the image has them, modules.dep
-// and modules.alias for busybox's modprobe (busybox depmod). It is not timed.
-func shellSetup() (string, error) {
+// kmodLibs is where the image holds kmod's shared libraries.
+const kmodLibs = "/usr/lib/x86_64-linux-gnu"
+
+// shellSetup makes a directory of busybox applets, with busybox's modprobe and depmod or, with
+// kmod, kmod's, and runs that depmod unless the index modprobe reads is there: modules.alias
+// for busybox, modules.alias.bin for kmod (whose modprobe reads only the binary indexes). It
+// is not timed.
+func shellSetup(kmod bool) (string, error) {
 	bin := "/tmp/bb"
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return "", err
 	}
-	for _, a := range []string{"sh", "find", "cat", "sort", "modprobe", "depmod"} {
-		os.Remove(filepath.Join(bin, a))
-		if err := os.Symlink(*busybox, filepath.Join(bin, a)); err != nil {
-			return "", err
+	link := func(target string, names ...string) error {
+		for _, a := range names {
+			os.Remove(filepath.Join(bin, a))
+			if err := os.Symlink(target, filepath.Join(bin, a)); err != nil {
+				return err
+			}
 		}
+		return nil
+	}
+	if err := link(*busybox, "sh", "find", "cat", "sort"); err != nil {
+		return "", err
+	}
+	tool, index := *busybox, "modules.alias"
+	if kmod {
+		tool, index = *kmodBin, "modules.alias.bin"
+	}
+	if err := link(tool, "modprobe", "depmod"); err != nil {
+		return "", err
 	}
 	var u unix.Utsname
 	unix.Uname(&u)
 	rel := unix.ByteSliceToString(u.Release[:])
-	if _, err := os.Stat(filepath.Join("/lib/modules", rel, "modules.alias")); err != nil {
-		out, err := exec.Command(filepath.Join(bin, "depmod")).CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("busybox depmod: %v: %s", err, out)
+	if _, err := os.Stat(filepath.Join("/lib/modules", rel, index)); err != nil {
+		cmd := exec.Command(filepath.Join(bin, "depmod"))
+		cmd.Env = []string{"PATH=" + bin, "LD_LIBRARY_PATH=" + kmodLibs}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("%s depmod: %v: %s", filepath.Base(tool), err, out)
 		}
 	}
-	if _, err := os.Stat(filepath.Join("/lib/modules", rel, "modules.alias")); err != nil {
-		return "", fmt.Errorf("no modules.alias for busybox modprobe after depmod: %v", err)
+	if _, err := os.Stat(filepath.Join("/lib/modules", rel, index)); err != nil {
+		return "", fmt.Errorf("no %s for %s modprobe after depmod: %v", index, filepath.Base(tool), err)
+	}
+	if kmod {
+		// The loop runs modprobe -q, which hides a kmod that cannot start at all.
+		cmd := exec.Command(filepath.Join(bin, "modprobe"), "--version")
+		cmd.Env = []string{"LD_LIBRARY_PATH=" + kmodLibs}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("kmod does not run in this image (%s and its libraries in %s): %v: %s", *kmodBin, kmodLibs, err, out)
+		}
 	}
 	return bin, nil
 }

@@ -5,6 +5,8 @@ package shellloop
 
 // Script runs every modalias in sysfs through modprobe -b, repeated until a pass finds no new
 // modalias. It needs sh, find, cat, sort and modprobe in PATH (busybox's, in the benchmarks).
+// $MODPROBE, when set, is the modprobe to run instead: it must be a path, because busybox sh
+// runs its own modprobe applet for the bare name whatever PATH holds.
 const Script = `seen=" "
 while :; do
 	new=0
@@ -12,7 +14,7 @@ while :; do
 		case "$seen" in *" $m "*) continue ;; esac
 		seen="$seen$m "
 		new=1
-		modprobe -b -q "$m"
+		${MODPROBE:-modprobe} -b -q "$m"
 	done
 	[ "$new" = 0 ] && break
 done
