@@ -6,13 +6,17 @@
 # guest CPU count, with vmtest/coldplugcheck as init. Each boot times one method from its start
 # until every NIC and disk exists and until it exits: coldplug, or busybox sh running
 # `for m in $(cat every modalias); do modprobe -b $m; done` until a pass finds nothing new,
-# with busybox's modprobe. Prints the medians, the ratio coldplug/shell (goal: <= 0.5) and
-# coldplug's user CPU time against the kernel's time in its load calls (goal: <= 10%).
+# with busybox's modprobe or with kmod's (the reference; it loads the same modules as coldplug,
+# busybox's misses the two CPU-feature ones). Prints the medians, the ratio coldplug/baseline
+# against each (goal: <= 0.5) and coldplug's user CPU time against the kernel's time in its load
+# calls (goal: <= 10%).
 #
 # Environment: ROUNDS (default 3), SERIES (default "6.1 6.12"), SMP (guest CPUs, default "1 2"),
-# COLDPLUG_ARGS (extra coldplug flags, comma-separated), KERNEL_ARGS (extra kernel arguments for
-# both methods, space-separated), METHODS (default "shell coldplug"; a coldplug method may carry
-# flags after a colon: METHODS="shell coldplug coldplug:-j=4" alternates two variants),
+# COLDPLUG_ARGS (extra coldplug flags, comma-separated; NAME=VALUE items are set in coldplug's
+# environment), KERNEL_ARGS (extra kernel arguments for all methods, space-separated), METHODS
+# (default "shell shell-kmod coldplug": the loop with busybox's modprobe, with kmod's, and
+# coldplug; a coldplug method may carry flags after a colon: METHODS="shell coldplug
+# coldplug:-j=4,GOMAXPROCS=1" alternates two variants),
 # CHECK_ARGS (coldplugcheck flags: CHECK_ARGS=-kprofile KERNEL_ARGS=profile=2 prints each boot's
 # kernel profile by function). Takes about a minute per boot.
 set -euo pipefail

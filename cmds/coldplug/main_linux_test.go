@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -460,5 +461,37 @@ func TestLiveFromEvents(t *testing.T) {
 		if user.Start < dep.Live || user.Start >= dep.End {
 			t.Errorf("%s started at %v, want after %s was live (%v) and before its call returned (%v)", pair[1], user.Start, pair[0], dep.Live, dep.End)
 		}
+	}
+}
+
+// TestMonitorThread reads a /proc/PID/task fixture: the monitor thread is the one after the
+// main thread's id (numeric order, not name order), with a command name that holds spaces and
+// a parenthesis.
+func TestMonitorThread(t *testing.T) {
+	task := t.TempDir()
+	stat := func(tid int, comm string, utime, stime int) {
+		dir := filepath.Join(task, strconv.Itoa(tid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		line := fmt.Sprintf("%d (%s) S 1 1 0 0 -1 4194560 100 0 0 0 %d %d 0 0 20 0 5 0 12 0 0\n", tid, comm, utime, stime)
+		if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(line), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stat(900, "coldplug", 30, 200)
+	stat(1000, "cold plug)", 2, 3) // later than 901 although it sorts first as a name
+	stat(901, "cold plug) x", 8, 13)
+	stat(999, "coldplug", 1, 1)
+	threads, user, system := monitorThread(task)
+	if threads != 4 || user != 80*time.Millisecond || system != 130*time.Millisecond {
+		t.Errorf("monitorThread = %d threads, %v user, %v system; want 4, 80ms, 130ms", threads, user, system)
+	}
+	if n, u, s := monitorThread(filepath.Join(task, "missing")); n != 0 || u != 0 || s != 0 {
+		t.Errorf("monitorThread(missing) = %d, %v, %v; want zeros", n, u, s)
+	}
+	os.WriteFile(filepath.Join(task, "901", "stat"), []byte("901 (truncated"), 0o444)
+	if n, u, s := monitorThread(task); n != 4 || u != 0 || s != 0 {
+		t.Errorf("monitorThread(truncated stat) = %d, %v, %v; want 4 threads and no times", n, u, s)
 	}
 }

@@ -42,15 +42,27 @@ type usage struct {
 	// UserPercent is User as a percentage of KernelBusy: coldplug's own overhead against the
 	// kernel's time loading modules for it.
 	UserPercent float64 `json:"user_percent_of_kernel_busy"`
+	// MonitorUser and MonitorSystem are the part of User and System used by the Go runtime's
+	// monitor thread (sysmon), in 10 ms ticks; Threads is the process's thread count at the end.
+	MonitorUser   time.Duration `json:"runtime_monitor_user_ns"`
+	MonitorSystem time.Duration `json:"runtime_monitor_system_ns"`
+	Threads       int           `json:"threads"`
+}
+
+// cpuSnapshot is the process's CPU time at one moment (see cpuTimes).
+type cpuSnapshot struct {
+	User, System               time.Duration
+	MonitorUser, MonitorSystem time.Duration
+	Threads                    int
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("CPU %v user + %v system; load calls busy %v (%v summed over %d loads); user CPU = %.1f%% of the busy time",
-		u.User.Round(time.Millisecond), u.System.Round(time.Millisecond), u.KernelBusy.Round(time.Millisecond),
-		u.KernelLoad.Round(time.Millisecond), u.Loads, u.UserPercent)
+	return fmt.Sprintf("CPU %v user + %v system (Go runtime's monitor thread: %v + %v; %d threads); load calls busy %v (%v summed over %d loads); user CPU = %.1f%% of the busy time",
+		u.User.Round(time.Millisecond), u.System.Round(time.Millisecond), u.MonitorUser, u.MonitorSystem, u.Threads,
+		u.KernelBusy.Round(time.Millisecond), u.KernelLoad.Round(time.Millisecond), u.Loads, u.UserPercent)
 }
 
-func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time.Duration, cpuStart [2]time.Duration, socket func() any) *output {
+func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time.Duration, cpuStart cpuSnapshot, socket func() any) *output {
 	cpuEnd := cpuTimes()
 	o := &output{
 		Summary:       rep.Summary(),
@@ -59,10 +71,13 @@ func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time
 		Release:       release,
 		UptimeAtStart: up,
 		Usage: usage{
-			User:       cpuEnd[0] - cpuStart[0],
-			System:     cpuEnd[1] - cpuStart[1],
-			KernelLoad: rep.KernelTime(),
-			KernelBusy: rep.KernelBusy(),
+			User:          cpuEnd.User - cpuStart.User,
+			System:        cpuEnd.System - cpuStart.System,
+			KernelLoad:    rep.KernelTime(),
+			KernelBusy:    rep.KernelBusy(),
+			MonitorUser:   cpuEnd.MonitorUser - cpuStart.MonitorUser,
+			MonitorSystem: cpuEnd.MonitorSystem - cpuStart.MonitorSystem,
+			Threads:       cpuEnd.Threads,
 		},
 	}
 	for _, m := range rep.Modules {

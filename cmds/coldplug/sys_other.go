@@ -13,6 +13,6 @@ func listen() (coldplug.EventSource, func() any, error) {
 	return nil, nil, errors.New("uevents are a Linux facility")
 }
 
-func cpuTimes() [2]time.Duration { return [2]time.Duration{} }
+func cpuTimes() cpuSnapshot { return cpuSnapshot{} }
 
 func uptime(root string) time.Duration { return 0 }

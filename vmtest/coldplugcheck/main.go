@@ -39,7 +39,7 @@
 // busybox's, the binary indexes too by kmod's.
 // It prints
 //
-//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P startup=S] guest_busy=S guest_idle=S
+//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P monitor_user=S monitor_system=S threads=N startup=S] guest_busy=S guest_idle=S
 //
 // with times in seconds, after a line KMODBOOT-COLDPLUG-MODULES method=M m1,m2,... naming the
 // modules loaded at the end (so the methods' module sets can be compared); the bracketed part is coldplug's own report, and startup the time from
@@ -89,7 +89,7 @@ var (
 	kmodBin         = flag.String("kmod", "/bin/kmod", "kmod, for -mode shell-kmod")
 	timeout         = flag.Duration("timeout", 120*time.Second, "coldplug's -timeout, and the bench's bound")
 	poweroff        = flag.Bool("poweroff", os.Getpid() == 1, "power off at the end")
-	coldplugArgs    = flag.String("coldplug-args", "", "more arguments for coldplug, comma-separated")
+	coldplugArgs    = flag.String("coldplug-args", "", "more arguments for coldplug, comma-separated; NAME=VALUE items go into its environment")
 	poll            = flag.Duration("poll", 0, "look for the devices every D instead of on uevents (the old harness: 2ms)")
 	kprofile        = flag.Bool("kprofile", false, "reset the kernel profile (boot with profile=2) before the bench method and print it by function after")
 	kernelLog       = flag.Bool("kernel-log", false, "print the kernel log and the ftrace buffer at the end (boot with initcall_debug, trace_event=...)")
@@ -123,6 +123,9 @@ type report struct {
 		KernelBusy  int64   `json:"kernel_busy_ns"`
 		Loads       int     `json:"loads"`
 		UserPercent float64 `json:"user_percent_of_kernel_busy"`
+		MonUser     int64   `json:"runtime_monitor_user_ns"`
+		MonSystem   int64   `json:"runtime_monitor_system_ns"`
+		Threads     int     `json:"threads"`
 	} `json:"usage"`
 	UptimeAtStart int64 `json:"uptime_at_start_ns"`
 }
@@ -323,7 +326,16 @@ func bench(method string) {
 	var stdout bytes.Buffer
 	switch method {
 	case "coldplug":
-		cmd = exec.Command(*coldplugBin, append([]string{"-json", "-timeout", timeout.String()}, list(*coldplugArgs)...)...)
+		args, env := []string{"-json", "-timeout", timeout.String()}, os.Environ()
+		for _, a := range list(*coldplugArgs) {
+			if !strings.HasPrefix(a, "-") && strings.Contains(a, "=") {
+				env = append(env, a) // NAME=VALUE: coldplug's environment (GOMAXPROCS=1, ...)
+			} else {
+				args = append(args, a)
+			}
+		}
+		cmd = exec.Command(*coldplugBin, args...)
+		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = &stdout, os.Stdout
 	case "shell", "shell-kmod":
 		bin, err := shellSetup(method == "shell-kmod")
@@ -410,8 +422,9 @@ func bench(method string) {
 		var rep report
 		if err := json.Unmarshal(stdout.Bytes(), &rep); err == nil {
 			u := rep.Usage
-			line += fmt.Sprintf(" user=%.3f system=%.3f kernel_busy=%.3f kernel_load=%.3f loads=%d user_pct=%.1f",
-				float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelBusy)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent)
+			line += fmt.Sprintf(" user=%.3f system=%.3f kernel_busy=%.3f kernel_load=%.3f loads=%d user_pct=%.1f monitor_user=%.2f monitor_system=%.2f threads=%d",
+				float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelBusy)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent,
+				float64(u.MonUser)/1e9, float64(u.MonSystem)/1e9, u.Threads)
 			if rep.UptimeAtStart > 0 {
 				line += fmt.Sprintf(" startup=%.3f", (time.Duration(rep.UptimeAtStart) - boot0).Seconds())
 			}
