@@ -25,4 +25,7 @@ KMODBOOT_VMBENCH=${ROUNDS:-3} KMODBOOT_VMBENCH_SERIES=${SERIES:-"6.1 6.12"} KMOD
 	KMODBOOT_VMBENCH_COLDPLUG_ARGS=${COLDPLUG_ARGS:-} KMODBOOT_VMBENCH_KERNEL_ARGS=${KERNEL_ARGS:-} \
 	KMODBOOT_VMBENCH_METHODS=${METHODS:-} KMODBOOT_VMBENCH_CHECK_ARGS=${CHECK_ARGS:-} \
 	go test -count=1 -run '^TestColdplugBench$' -timeout 3h -v ./vmtest/ |
-	grep -E 'KMODBOOT-COLDPLUG-(BENCH|MODULES)|KMODBOOT-KPROF|^(---|ok|FAIL|PASS)' | grep -v 'devices.go' | sed 's/^ *coldplug_test.go:[0-9]*: //'
+	awk '/KMODBOOT-COLDPLUG-BENCH-FAIL/ { ctx = 40 }  # a boot without a result: the end of its console
+		ctx > 0 { ctx--; print; next }
+		/devices.go/ { next }
+		/KMODBOOT-COLDPLUG-(BENCH|MODULES)|KMODBOOT-KPROF|^(---|ok|FAIL|PASS)/' | sed 's/^ *coldplug_test.go:[0-9]*: //'

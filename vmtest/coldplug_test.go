@@ -292,7 +292,7 @@ func TestColdplugBench(t *testing.T) {
 						vm.Wait()
 						b, ok := parseBench(log.String())
 						if !ok {
-							t.Fatalf("%s round %d: no result; console:\n%s", method, r, log.String())
+							t.Fatalf("KMODBOOT-COLDPLUG-BENCH-FAIL %s round %d: no result; console ends:\n%s", method, r, tail(log.String()))
 						}
 						lines := append(log.Lines("KMODBOOT-COLDPLUG-BENCH"), log.Lines("KMODBOOT-KPROF")...)
 						if r == 0 {
