@@ -292,7 +292,9 @@ func TestColdplugBench(t *testing.T) {
 						vm.Wait()
 						b, ok := parseBench(log.String())
 						if !ok {
-							t.Fatalf("KMODBOOT-COLDPLUG-BENCH-FAIL %s round %d: no result; console ends:\n%s", method, r, tail(log.String()))
+							// One lost boot fails the benchmark but keeps the others' medians.
+							t.Errorf("KMODBOOT-COLDPLUG-BENCH-FAIL %s round %d: no result; console ends:\n%s", method, r, tail(log.String()))
+							continue
 						}
 						lines := append(log.Lines("KMODBOOT-COLDPLUG-BENCH"), log.Lines("KMODBOOT-KPROF")...)
 						if r == 0 {
