@@ -156,7 +156,12 @@ func (p CPUFeaturePolicy) Check() error {
 	if slices.Contains(CPUFeaturePolicies, p) {
 		return nil
 	}
-	return fmt.Errorf("%q: want %s, %s or %s", string(p), CPUWhenIdle, CPUAfterDevices, CPUWithDevices)
+	names := make([]string, len(CPUFeaturePolicies))
+	for i, q := range CPUFeaturePolicies {
+		names[i] = string(q)
+	}
+	last := len(names) - 1
+	return fmt.Errorf("%q: want %s or %s", string(p), strings.Join(names[:last], ", "), names[last])
 }
 
 // idleProbe is how often coldplug looks at the CPUs' idle time while it holds CPU features

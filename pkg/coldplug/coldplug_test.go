@@ -936,9 +936,6 @@ func cpuSpan(t *testing.T, rep *Report) (firstCPU, lastDevice time.Duration) {
 	return firstCPU, lastDevice
 }
 
-// TestCPUFeaturePolicies: CPUWhenIdle lets the CPU features go while device drivers still load
-// if the CPUs are idle, and holds them while the CPUs are busy; CPUWithDevices lets them go
-// after the first walk whatever the load.
 // TestBootparamPolicies checks that kmodboot.cpu_features= on the kernel command line takes
 // exactly the policies coldplug knows, which kinit passes on as -cpu-features.
 func TestBootparamPolicies(t *testing.T) {
@@ -959,6 +956,9 @@ func TestBootparamPolicies(t *testing.T) {
 	}
 }
 
+// TestCPUFeaturePolicies: CPUWhenIdle lets the CPU features go while device drivers still load
+// if the CPUs are idle, and holds them while the CPUs are busy; CPUWithDevices lets them go
+// after the first walk whatever the load.
 func TestCPUFeaturePolicies(t *testing.T) {
 	for _, tc := range []struct {
 		policy CPUFeaturePolicy

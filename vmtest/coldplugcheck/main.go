@@ -42,8 +42,9 @@
 //	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P monitor_user=S monitor_system=S threads=N startup=S] guest_busy=S guest_idle=S
 //
 // with times in seconds, after a line KMODBOOT-COLDPLUG-MODULES method=M m1,m2,... naming the
-// modules loaded at the end (so the methods' module sets can be compared); the bracketed part is coldplug's own report, and startup the time from
-// starting the coldplug process until its run began (process start and package init). "bound"
+// modules loaded at the end (so the methods' module sets can be compared). The bracketed part
+// is coldplug's own report, and startup the time from starting the coldplug process until its
+// run began (process start and package init). "bound"
 // is taken when the uevent that completes the set arrives (or at a 50 ms tick): the harness
 // must not walk /sys every few milliseconds, which took up to a CPU-second from the method
 // being timed.
@@ -344,7 +345,7 @@ func bench(method string) {
 			return
 		}
 		cmd = exec.Command(filepath.Join(bin, "sh"), "-c", shellloop.Script)
-		cmd.Env = []string{"PATH=" + bin, "LD_LIBRARY_PATH=" + kmodLibs}
+		cmd.Env = shellEnv(bin)
 		if method == "shell-kmod" {
 			// Debian's busybox sh runs its own applet for a bare "modprobe", whatever PATH
 			// says; a path makes it exec kmod.
@@ -497,6 +498,11 @@ func guestCPU() cpuTimes {
 // kmodLibs is where the image holds kmod's shared libraries.
 const kmodLibs = "/usr/lib/x86_64-linux-gnu"
 
+// shellEnv is the environment of the shell loop and its tools, whose directory is bin.
+func shellEnv(bin string) []string {
+	return []string{"PATH=" + bin, "LD_LIBRARY_PATH=" + kmodLibs}
+}
+
 // shellSetup makes a directory of busybox applets, with busybox's modprobe and depmod or, with
 // kmod, kmod's, and runs that depmod unless the index modprobe reads is there: modules.alias
 // for busybox, modules.alias.bin for kmod (whose modprobe reads only the binary indexes). It
@@ -530,7 +536,7 @@ func shellSetup(kmod bool) (string, error) {
 	rel := unix.ByteSliceToString(u.Release[:])
 	if _, err := os.Stat(filepath.Join("/lib/modules", rel, index)); err != nil {
 		cmd := exec.Command(filepath.Join(bin, "depmod"))
-		cmd.Env = []string{"PATH=" + bin, "LD_LIBRARY_PATH=" + kmodLibs}
+		cmd.Env = shellEnv(bin)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("%s depmod: %v: %s", filepath.Base(tool), err, out)
 		}
@@ -541,7 +547,7 @@ func shellSetup(kmod bool) (string, error) {
 	if kmod {
 		// The loop runs modprobe -q, which hides a kmod that cannot start at all.
 		cmd := exec.Command(filepath.Join(bin, "modprobe"), "--version")
-		cmd.Env = []string{"LD_LIBRARY_PATH=" + kmodLibs}
+		cmd.Env = shellEnv(bin)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("kmod does not run in this image (%s and its libraries in %s): %v: %s", *kmodBin, kmodLibs, err, out)
 		}
