@@ -225,13 +225,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	}
 	defer c.Close()
 	runCtx, cancel := context.WithTimeoutCause(ctx, o.timeout, fmt.Errorf("time bound of %v reached (-timeout)", o.timeout))
+	cpuSetup := cpuTimes()
 	rep, err := c.Run(runCtx)
 	cancel()
 	if err != nil {
 		return err
 	}
 
-	out := newOutput(rep, ix, o.release, startUptime, cpuStart, srcStats)
+	out := newOutput(rep, ix, o.release, startUptime, cpuStart, cpuSetup, srcStats)
 	if o.trace != "" {
 		if err := writeTrace(o.trace, rep); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)

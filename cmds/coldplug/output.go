@@ -47,6 +47,10 @@ type usage struct {
 	MonitorUser   time.Duration `json:"runtime_monitor_user_ns"`
 	MonitorSystem time.Duration `json:"runtime_monitor_system_ns"`
 	Threads       int           `json:"threads"`
+	// SetupUser and SetupSystem are the part of User and System spent before the first scan:
+	// reading meta.pb and modprobe.d, opening the uevent socket.
+	SetupUser   time.Duration `json:"setup_user_ns"`
+	SetupSystem time.Duration `json:"setup_system_ns"`
 }
 
 // cpuSnapshot is the process's CPU time at one moment (see cpuTimes).
@@ -62,7 +66,7 @@ func (u usage) String() string {
 		u.KernelBusy.Round(time.Millisecond), u.KernelLoad.Round(time.Millisecond), u.Loads, u.UserPercent)
 }
 
-func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time.Duration, cpuStart cpuSnapshot, socket func() any) *output {
+func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time.Duration, cpuStart, cpuSetup cpuSnapshot, socket func() any) *output {
 	cpuEnd := cpuTimes()
 	o := &output{
 		Summary:       rep.Summary(),
@@ -78,6 +82,8 @@ func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time
 			MonitorUser:   cpuEnd.MonitorUser - cpuStart.MonitorUser,
 			MonitorSystem: cpuEnd.MonitorSystem - cpuStart.MonitorSystem,
 			Threads:       cpuEnd.Threads,
+			SetupUser:     cpuSetup.User - cpuStart.User,
+			SetupSystem:   cpuSetup.System - cpuStart.System,
 		},
 	}
 	for _, m := range rep.Modules {
