@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -207,10 +208,23 @@ type Coldplug struct {
 	idleAt    cpuStat
 	idleKnown bool
 
-	// seqSeen is the highest uevent SEQNUM taken in, or the kernel's counter when Run began,
-	// if seqKnown: the kernel counter could be read then.
-	seqSeen  uint64
+	// seqKnown is true when the kernel's uevent counter could be read when Run began.
 	seqKnown bool
+
+	// The event reader hands the loop only what concerns it (see startReader): "add" events
+	// with a MODALIAS and receive errors. Of every other event it keeps just the count and
+	// the sequence number, and nudges seqNote, so that the loop wakes for them only when it
+	// waits to settle.
+	//
+	// seqSeen is the highest uevent SEQNUM the reader has taken in (or the kernel's counter
+	// when Run began); forwarded counts the messages the reader has passed on that the loop
+	// has not taken in yet. The reader counts a message as forwarded before it raises
+	// seqSeen past it, so forwarded == 0 and seqSeen >= N mean that every event up to N
+	// has been taken in.
+	seqSeen   atomic.Uint64
+	forwarded atomic.Int64
+	received  atomic.Int64
+	seqNote   chan struct{}
 
 	results  chan aliasResult
 	events   chan eventMsg
@@ -261,6 +275,7 @@ func New(opts Options) (*Coldplug, error) {
 		modules:    map[string]*ModuleLoad{},
 		results:    make(chan aliasResult),
 		events:     make(chan eventMsg, 256),
+		seqNote:    make(chan struct{}, 1),
 		done:       make(chan struct{}),
 	}, nil
 }
@@ -309,7 +324,9 @@ func (c *Coldplug) Run(ctx context.Context) (*Report, error) {
 	}
 	c.startReader()
 	// Events before this point concern devices that exist now: the initial scan finds them.
-	c.seqSeen, c.seqKnown = kernelSeqnum(c.opts.Root)
+	var seq uint64
+	seq, c.seqKnown = kernelSeqnum(c.opts.Root)
+	c.noteSeq(seq)
 	c.startInitialScan()
 	rep := c.loop(ctx)
 	return rep, nil
@@ -368,30 +385,62 @@ func (c *Coldplug) startReader() {
 	c.readerUp = true
 	noter, _ := c.opts.Loader.(LiveNoter)
 	go func() {
+		send := func(m eventMsg) bool {
+			c.forwarded.Add(1)
+			if m.ev != nil {
+				c.noteSeq(m.ev.Seqnum)
+			}
+			select {
+			case c.events <- m:
+				return true
+			case <-c.done:
+				return false
+			}
+		}
 		for {
 			ev, err := c.opts.Events.Receive()
-			if noter != nil && err == nil {
-				if m, ok := liveModule(ev); ok {
-					noter.NoteLive(m)
-				}
-			}
 			if err != nil && !errors.Is(err, uevent.ErrOverflow) {
 				if !errors.Is(err, uevent.ErrClosed) {
-					select {
-					case c.events <- eventMsg{err: err}:
-					case <-c.done:
-					}
+					send(eventMsg{err: err})
 				}
 				close(c.events)
 				return
 			}
+			if err != nil { // an overflow: the loop rescans
+				if !send(eventMsg{err: err}) {
+					return
+				}
+				continue
+			}
+			c.received.Add(1)
+			if noter != nil {
+				if m, ok := liveModule(ev); ok {
+					noter.NoteLive(m)
+				}
+			}
+			if ev.Action == uevent.ActionAdd && ev.Modalias != "" {
+				if !send(eventMsg{ev: ev}) {
+					return
+				}
+				continue
+			}
+			c.noteSeq(ev.Seqnum)
 			select {
-			case c.events <- eventMsg{ev: ev, err: err}:
-			case <-c.done:
-				return
+			case c.seqNote <- struct{}{}:
+			default: // a nudge is pending already, and the loop reads seqSeen after taking it
 			}
 		}
 	}()
+}
+
+// noteSeq raises seqSeen to n.
+func (c *Coldplug) noteSeq(n uint64) {
+	for {
+		old := c.seqSeen.Load()
+		if n <= old || c.seqSeen.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // liveModule returns the module an event says is live: the kernel's "add" event for
@@ -416,6 +465,13 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 	}
 	stop := ""
 	timedOut := false
+	// One timer for the quiet period or the next rescan and one for the held modaliases,
+	// set anew on each turn (a stopped timer's channel delivers nothing stale).
+	timer, heldTimer := time.NewTimer(time.Hour), time.NewTimer(time.Hour)
+	timer.Stop()
+	heldTimer.Stop()
+	defer timer.Stop()
+	defer heldTimer.Stop()
 	for stop == "" {
 		c.dispatch(ctx)
 		if c.eventsLive {
@@ -429,7 +485,6 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			}
 		}
 		var heldC <-chan time.Time
-		var heldTimer *time.Timer
 		if c.scanned && len(c.held) > 0 {
 			if c.inflight == 0 && len(c.queue) == 0 || time.Since(last) >= heldMax {
 				// Every device driver has finished (or the ones left are stuck): now the
@@ -441,11 +496,11 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			if c.opts.CPUFeatures == CPUWhenIdle {
 				wait = min(wait, idleProbe)
 			}
-			heldTimer = time.NewTimer(wait)
+			heldTimer.Reset(wait)
 			heldC = heldTimer.C
 		}
 		var quietC, rescanC <-chan time.Time
-		var timer *time.Timer
+		var seqNote <-chan struct{}
 		switch {
 		case !c.scanned:
 			// The initial scan is still walking: it, not a timer, brings what comes next.
@@ -458,12 +513,14 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			if c.opts.Quiet > 0 {
 				wait = time.Until(last.Add(c.opts.Quiet))
 			}
-			timer = time.NewTimer(max(wait, 0))
+			timer.Reset(max(wait, 0))
 			quietC = timer.C
+			// Events that concern no device may be all that keeps coldplug from settling.
+			seqNote = c.seqNote
 		case c.dirty:
 			// Loads are still running, but one finished: look for the devices it made
 			// without waiting for the slowest load.
-			timer = time.NewTimer(max(time.Until(c.lastScan.Add(c.rescanInterval())), 0))
+			timer.Reset(max(time.Until(c.lastScan.Add(c.rescanInterval())), 0))
 			rescanC = timer.C
 		}
 		select {
@@ -477,6 +534,8 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			last = time.Now()
 		case <-rescanC:
 			// The rescan happens at the top of the loop.
+		case <-seqNote:
+			// The top of the loop looks whether coldplug has settled.
 		case <-heldC:
 			// After heldMax the held modaliases go at the top of the loop; before, the CPUs
 			// may have been idle enough to let them go.
@@ -506,12 +565,8 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 			stop = fmt.Sprintf("stopped early: %v", context.Cause(ctx))
 			timedOut = true
 		}
-		if timer != nil {
-			timer.Stop()
-		}
-		if heldTimer != nil {
-			heldTimer.Stop()
-		}
+		timer.Stop()
+		heldTimer.Stop()
 	}
 	return c.report(timedOut, stop)
 }
@@ -526,8 +581,10 @@ func (c *Coldplug) settled() bool {
 	if c.opts.WaitQuiet || !c.eventsLive || !c.seqKnown || !c.scanned {
 		return false
 	}
+	// In this order: once seqSeen has reached the counter, every event up to it that the
+	// reader forwarded is counted in forwarded, and only this goroutine takes it back out.
 	n, ok := kernelSeqnum(c.opts.Root)
-	return ok && n <= c.seqSeen
+	return ok && n <= c.seqSeen.Load() && c.forwarded.Load() == 0
 }
 
 // dispatch starts queued loads while slots are free.
@@ -664,6 +721,7 @@ func (c *Coldplug) scan(reason string) (int, error) {
 
 // handleEvent takes in one uevent message; it reports whether it brought something new.
 func (c *Coldplug) handleEvent(m eventMsg) bool {
+	defer c.forwarded.Add(-1)
 	switch {
 	case errors.Is(m.err, uevent.ErrOverflow):
 		c.evstats.Overflows++
@@ -676,9 +734,7 @@ func (c *Coldplug) handleEvent(m eventMsg) bool {
 		c.eventsLive, c.dirty = false, true
 		return false
 	}
-	c.evstats.Received++
 	ev := m.ev
-	c.seqSeen = max(c.seqSeen, ev.Seqnum)
 	if ev.Action != uevent.ActionAdd || ev.Modalias == "" {
 		return false
 	}
@@ -783,6 +839,8 @@ func (c *Coldplug) recordModule(res ModuleResult, alias, dev string) {
 
 // report builds the report of what has happened so far.
 func (c *Coldplug) report(timedOut bool, stop string) *Report {
+	events := c.evstats
+	events.Received = int(c.received.Load())
 	rep := &Report{
 		Root:       rootDir(c.opts.Root),
 		Started:    c.start,
@@ -790,7 +848,7 @@ func (c *Coldplug) report(timedOut bool, stop string) *Report {
 		TimedOut:   timedOut,
 		StopReason: stop,
 		Scans:      append([]ScanRecord(nil), c.scans...),
-		Events:     c.evstats,
+		Events:     events,
 	}
 	paths := make([]string, 0, len(c.devices))
 	for p := range c.devices {

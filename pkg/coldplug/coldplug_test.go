@@ -409,6 +409,59 @@ func TestSettle(t *testing.T) {
 	}
 }
 
+// TestSettleOnEventsWithoutDevices: the reader keeps events that concern no device from the
+// loop, but when the last events before the counter are such events (a driver's "bind", a
+// module's "add"), the loop must still learn that they are in and settle, not wait out the
+// quiet period.
+func TestSettleOnEventsWithoutDevices(t *testing.T) {
+	const quiet = 2 * time.Second
+	root := t.TempDir()
+	dev := filepath.Join(root, "sys/devices/pci0000:00/0000:00:02.0")
+	if err := os.MkdirAll(dev, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dev, "modalias"), []byte("pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeCounter(t, root, 10)
+	src := coldplugtest.NewSource()
+	l := newFakeLoader(t, nil, root)
+	l.table["pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00"] = []string{"e1000"}
+	l.onLoad = func(string) {
+		// The load's events are numbered now but reach the socket a little later, after the
+		// load's result.
+		writeCounter(t, root, 13)
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			for i, ev := range []string{
+				"add@/module/e1000\x00ACTION=add\x00DEVPATH=/module/e1000\x00SUBSYSTEM=module\x00SEQNUM=11\x00",
+				"add@/bus/pci/drivers/e1000\x00ACTION=add\x00DEVPATH=/bus/pci/drivers/e1000\x00SUBSYSTEM=drivers\x00SEQNUM=12\x00",
+				"bind@/devices/pci0000:00/0000:00:02.0\x00ACTION=bind\x00DEVPATH=/devices/pci0000:00/0000:00:02.0\x00SUBSYSTEM=pci\x00DRIVER=e1000\x00SEQNUM=13\x00",
+			} {
+				if i > 0 {
+					time.Sleep(50 * time.Millisecond)
+				}
+				src.SendRaw([]byte(ev))
+			}
+		}()
+	}
+	start := time.Now()
+	rep := run(t, Options{Root: root, Loader: l, Events: src, Quiet: quiet}, 20*time.Second)
+	took := time.Since(start)
+	if rep.StopReason != "settled" || took >= quiet {
+		t.Errorf("StopReason = %q after %v, want settled before the quiet period (%v)", rep.StopReason, took, quiet)
+	}
+	if took < 300*time.Millisecond {
+		t.Errorf("settled after %v, before the last event (sent after 300 ms) was in", took)
+	}
+	if got := rep.Events; got.Received != 3 || got.Adds != 0 {
+		t.Errorf("Events = %+v, want 3 received, 0 adds with a modalias", got)
+	}
+	if diff := cmp.Diff([]string{"e1000"}, loadedModules(rep)); diff != "" {
+		t.Errorf("loaded modules mismatch (-want +got):\n%s", diff)
+	}
+}
+
 // TestEventFiltering replays a real captured uevent stream: only "add" events with a MODALIAS
 // bring devices in; bind/remove/change events, events without MODALIAS and forged or broken
 // datagrams do not.
