@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kmodboot/kmodboot/internal/sysread"
 )
 
 // Device is one device with a modalias.
@@ -161,7 +163,7 @@ func driverOf(root, devPath string) string {
 // kernelSeqnum reads the kernel's uevent counter, <root>/sys/kernel/uevent_seqnum; ok is false
 // when it cannot be read, as in a sysfs fixture without it.
 func kernelSeqnum(root string) (n uint64, ok bool) {
-	b, err := os.ReadFile(filepath.Join(rootDir(root), "sys/kernel/uevent_seqnum"))
+	b, err := sysread.ReadFile(filepath.Join(rootDir(root), "sys/kernel/uevent_seqnum"))
 	if err != nil {
 		return 0, false
 	}
@@ -182,7 +184,7 @@ type cpuStat struct{ idle, total uint64 }
 
 // readCPUStat reads <root>/proc/stat; ok is false when it cannot.
 func readCPUStat(root string) (st cpuStat, ok bool) {
-	b, err := os.ReadFile(filepath.Join(rootDir(root), "proc/stat"))
+	b, err := sysread.ReadFile(filepath.Join(rootDir(root), "proc/stat"))
 	if err != nil {
 		return st, false
 	}

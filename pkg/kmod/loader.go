@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kmodboot/kmodboot/internal/sysread"
 	"github.com/kmodboot/kmodboot/pkg/modalias"
 	"github.com/kmodboot/kmodboot/pkg/modindex"
 	"github.com/kmodboot/kmodboot/pkg/modinfo"
@@ -768,7 +769,7 @@ func (l *Loader) loadFile(ctx context.Context, n *node, r Result, onLive func(Re
 }
 
 func (l *Loader) finit(n *node, r Result, flags int) error {
-	f, err := os.Open(n.path)
+	f, err := sysread.Open(n.path)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -778,7 +779,7 @@ func (l *Loader) finit(n *node, r Result, flags int) error {
 	}
 	defer f.Close()
 	l.trace(PhaseStart, r)
-	return l.kernel.FinitModule(int(f.Fd()), r.Params, flags)
+	return l.kernel.FinitModule(f.Fd(), r.Params, flags)
 }
 
 func (l *Loader) initModule(n *node, r Result) error {

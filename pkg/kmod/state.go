@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/kmodboot/kmodboot/internal/sysread"
 )
 
 // InitState is a module's state in the kernel, from /sys/module/<name>/initstate.
@@ -42,7 +44,7 @@ func (s InitState) String() string {
 // ReadInitState returns the state of module name under root ("" means "/").
 func ReadInitState(root, name string) (InitState, error) {
 	dir := filepath.Join(rootDir(root), "sys/module", name)
-	data, err := os.ReadFile(filepath.Join(dir, "initstate"))
+	data, err := sysread.ReadFile(filepath.Join(dir, "initstate"))
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return NotLoaded, fmt.Errorf("module %s: read initstate: %w", name, err)
