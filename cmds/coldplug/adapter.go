@@ -49,6 +49,7 @@ func (k kmodLoader) LoadAlias(ctx context.Context, modalias string) ([]coldplug.
 			Start:   r.Start,
 			End:     r.End,
 			Live:    r.Live,
+			CPU:     r.CPU,
 		})
 	}
 	if len(out) == 0 {

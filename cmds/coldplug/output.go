@@ -42,6 +42,11 @@ type usage struct {
 	// UserPercent is User as a percentage of KernelBusy: coldplug's own overhead against the
 	// kernel's time loading modules for it.
 	UserPercent float64 `json:"user_percent_of_kernel_busy"`
+	// KernelCPU is the CPU time the kernel spent in the load system calls (summed over the
+	// threads that made them; see coldplug.Report.KernelCPU), and UserPercentCPU User as a
+	// percentage of it: coldplug's CPU against the kernel's CPU for it.
+	KernelCPU      time.Duration `json:"kernel_cpu_ns"`
+	UserPercentCPU float64       `json:"user_percent_of_kernel_cpu"`
 	// MonitorUser and MonitorSystem are the part of User and System used by the Go runtime's
 	// monitor thread (sysmon), in 10 ms ticks; Threads is the process's thread count at the end.
 	MonitorUser   time.Duration `json:"runtime_monitor_user_ns"`
@@ -61,9 +66,9 @@ type cpuSnapshot struct {
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("CPU %v user + %v system (Go runtime's monitor thread: %v + %v; %d threads); load calls busy %v (%v summed over %d loads); user CPU = %.1f%% of the busy time",
+	return fmt.Sprintf("CPU %v user + %v system (Go runtime's monitor thread: %v + %v; %d threads); load calls busy %v (%v summed over %d loads), the kernel's CPU in them %v; user CPU = %.1f%% of the busy time, %.1f%% of the kernel's CPU",
 		u.User.Round(time.Millisecond), u.System.Round(time.Millisecond), u.MonitorUser, u.MonitorSystem, u.Threads,
-		u.KernelBusy.Round(time.Millisecond), u.KernelLoad.Round(time.Millisecond), u.Loads, u.UserPercent)
+		u.KernelBusy.Round(time.Millisecond), u.KernelLoad.Round(time.Millisecond), u.Loads, u.KernelCPU.Round(time.Millisecond), u.UserPercent, u.UserPercentCPU)
 }
 
 func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time.Duration, cpuStart, cpuSetup cpuSnapshot, socket func() any) *output {
@@ -79,6 +84,7 @@ func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time
 			System:        cpuEnd.System - cpuStart.System,
 			KernelLoad:    rep.KernelTime(),
 			KernelBusy:    rep.KernelBusy(),
+			KernelCPU:     rep.KernelCPU(),
 			MonitorUser:   cpuEnd.MonitorUser - cpuStart.MonitorUser,
 			MonitorSystem: cpuEnd.MonitorSystem - cpuStart.MonitorSystem,
 			Threads:       cpuEnd.Threads,
@@ -93,6 +99,9 @@ func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time
 	}
 	if o.Usage.KernelBusy > 0 {
 		o.Usage.UserPercent = 100 * float64(o.Usage.User) / float64(o.Usage.KernelBusy)
+	}
+	if o.Usage.KernelCPU > 0 {
+		o.Usage.UserPercentCPU = 100 * float64(o.Usage.User) / float64(o.Usage.KernelCPU)
 	}
 	if socket != nil {
 		o.Socket = socket()

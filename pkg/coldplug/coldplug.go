@@ -52,6 +52,9 @@ type ModuleResult struct {
 	// kernel then waits for every asynchronous probe in the system before returning); zero
 	// when unknown.
 	Live time.Time
+	// CPU is the CPU time the calling thread used in the system call (the kernel's work for
+	// it), or 0 when unknown.
+	CPU time.Duration
 }
 
 // Loader resolves a modalias to modules and loads them with their dependencies. It must be safe
@@ -820,6 +823,7 @@ func (c *Coldplug) recordModule(res ModuleResult, alias, dev string) {
 		Start:    c.since(res.Start),
 		End:      c.since(res.End),
 		Live:     c.since(res.Live),
+		CPU:      res.CPU,
 	}
 	if res.Err != nil {
 		rec.Error = res.Err.Error()

@@ -80,6 +80,10 @@ type ModuleLoad struct {
 	// then to End the call only waited for other drivers' asynchronous probes, and the
 	// module's dependents were already loading. 0 when unknown.
 	Live time.Duration `json:"live_ns,omitempty"`
+	// CPU is the CPU time the thread that made the call used in it: the kernel's work for the
+	// load (reading, relocating and checking the module, its init and the probes the init runs
+	// itself), without what it handed to kernel threads. 0 when unknown.
+	CPU time.Duration `json:"cpu_ns,omitempty"`
 	// Error is the failure, if any.
 	Error string `json:"error,omitempty"`
 }
@@ -203,6 +207,16 @@ func (r *Report) KernelTime() time.Duration {
 		if madeCall(m.Outcome) {
 			t += m.Duration()
 		}
+	}
+	return t
+}
+
+// KernelCPU returns the CPU time the kernel spent in the load system calls, summed over the
+// threads that made them (ModuleLoad.CPU).
+func (r *Report) KernelCPU() time.Duration {
+	var t time.Duration
+	for _, m := range r.Modules {
+		t += m.CPU
 	}
 	return t
 }

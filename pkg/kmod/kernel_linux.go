@@ -1,6 +1,8 @@
 package kmod
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -20,6 +22,16 @@ func (LinuxKernel) InitModule(image []byte, params string) error {
 // DeleteModule calls delete_module(2).
 func (LinuxKernel) DeleteModule(name string, flags int) error {
 	return unix.DeleteModule(name, flags)
+}
+
+// threadCPU returns the CPU time the calling thread has used (user and system), or 0 if the
+// clock cannot be read.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 // defaultKernel returns the running kernel.

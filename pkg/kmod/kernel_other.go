@@ -5,6 +5,7 @@ package kmod
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 var errNotLinux = errors.New("kernel modules exist only on Linux")
@@ -15,5 +16,6 @@ func (otherKernel) FinitModule(int, string, int) error { return errNotLinux }
 func (otherKernel) InitModule([]byte, string) error    { return errNotLinux }
 func (otherKernel) DeleteModule(string, int) error     { return errNotLinux }
 func defaultKernel() Kernel                            { return otherKernel{} }
+func threadCPU() time.Duration                         { return 0 }
 
 const unloadFlags = syscall.O_NONBLOCK

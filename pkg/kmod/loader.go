@@ -739,15 +739,17 @@ func (l *Loader) loadFile(ctx context.Context, n *node, r Result, onLive func(Re
 	var err error
 	switch r.Call {
 	case "finit_module":
-		err = l.finit(n, r, 0)
+		r.CPU, err = l.finit(n, r, 0)
 	case "finit_module(compressed)":
-		err = l.finit(n, r, FlagCompressedFile)
+		r.CPU, err = l.finit(n, r, FlagCompressedFile)
 		if errors.Is(err, syscall.EOPNOTSUPP) {
 			r.Call = "init_module"
-			err = l.initModule(n, r)
+			var cpu time.Duration
+			cpu, err = l.initModule(n, r)
+			r.CPU += cpu
 		}
 	default:
-		err = l.initModule(n, r)
+		r.CPU, err = l.initModule(n, r)
 	}
 	r.End = time.Now()
 	if at := w.liveAt(); err == nil && !at.IsZero() && at.Before(r.End) {
@@ -768,31 +770,42 @@ func (l *Loader) loadFile(ctx context.Context, n *node, r Result, onLive func(Re
 	return r
 }
 
-func (l *Loader) finit(n *node, r Result, flags int) error {
+func (l *Loader) finit(n *node, r Result, flags int) (time.Duration, error) {
 	f, err := sysread.Open(n.path)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err // the path is in the LoadError already
 		}
-		return &LoadError{Module: n.name, Path: n.path, Op: "open", Err: err, Hint: "the module file is missing from the image: rebuild it with this module, or rebuild meta.pb for the files present"}
+		return 0, &LoadError{Module: n.name, Path: n.path, Op: "open", Err: err, Hint: "the module file is missing from the image: rebuild it with this module, or rebuild meta.pb for the files present"}
 	}
 	defer f.Close()
 	l.trace(PhaseStart, r)
-	return l.kernel.FinitModule(f.Fd(), r.Params, flags)
+	return measured(func() error { return l.kernel.FinitModule(f.Fd(), r.Params, flags) })
 }
 
-func (l *Loader) initModule(n *node, r Result) error {
+func (l *Loader) initModule(n *node, r Result) (time.Duration, error) {
 	image, err := l.decompress(n.path)
 	if err != nil {
 		hint := "the module file is corrupt or truncated: reinstall it"
 		if errors.Is(err, os.ErrNotExist) {
 			hint = "the module file is missing from the image: rebuild it with this module, or rebuild meta.pb for the files present"
 		}
-		return &LoadError{Module: n.name, Path: n.path, Op: "decompress", Err: err, Hint: hint}
+		return 0, &LoadError{Module: n.name, Path: n.path, Op: "decompress", Err: err, Hint: hint}
 	}
 	l.trace(PhaseStart, r)
-	return l.kernel.InitModule(image, r.Params)
+	return measured(func() error { return l.kernel.InitModule(image, r.Params) })
+}
+
+// measured makes a load system call and returns its error and the CPU time its thread used
+// meanwhile (Result.CPU). The goroutine stays on its thread for the call, so that both
+// readings of the thread's clock are of the thread that made it.
+func measured(call func() error) (time.Duration, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t0 := threadCPU()
+	err := call()
+	return max(threadCPU()-t0, 0), err
 }
 
 // joinModPath returns the absolute path of a module file.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -666,5 +667,57 @@ func TestUnload(t *testing.T) {
 	}
 	if loaded := e.kernel.Loaded(); len(loaded) != 0 {
 		t.Errorf("after Unload(xzmod) kernel has %v, want nothing", loaded)
+	}
+}
+
+// kernelBusy wraps the fake kernel: finit_module of e1000 spins on the CPU for spin, and of
+// e1000e sleeps for sleep, before loading the module.
+type kernelBusy struct {
+	*kmodtest.Kernel
+	spin, sleep time.Duration
+}
+
+func (k kernelBusy) FinitModule(fd int, params string, flags int) error {
+	p, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	switch filepath.Base(p) {
+	case "e1000.ko":
+		for start := time.Now(); time.Since(start) < k.spin; {
+		}
+	case "e1000e.ko":
+		time.Sleep(k.sleep)
+	}
+	return k.Kernel.FinitModule(fd, params, flags)
+}
+
+// TestCallCPU: Result.CPU is the CPU time the calling thread used in the call, not the call's
+// duration: a call that spins counts, one that sleeps does not.
+func TestCallCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("thread CPU clocks are read on Linux only")
+	}
+	const spin, sleep = 60 * time.Millisecond, 60 * time.Millisecond
+	e := setup(t, tree, "", "", kmod.Options{})
+	l, err := kmod.New(kmod.Options{Index: e.index, Root: e.root, Release: release, Kernel: kernelBusy{e.kernel, spin, sleep}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		module  string
+		min     time.Duration
+		max     time.Duration
+		minTook time.Duration
+	}{
+		// A spin of 60 ms on a busy machine gets less than 60 ms of CPU, but most of it.
+		{module: "e1000", min: spin / 3, max: 10 * spin},
+		{module: "e1000e", min: 0, max: sleep / 3, minTook: sleep},
+	} {
+		rs, err := l.Load(context.Background(), tc.module, "")
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("Load(%s) = %+v, %v", tc.module, rs, err)
+		}
+		r := rs[0]
+		if r.CPU < tc.min || r.CPU > tc.max || r.Duration() < tc.minTook {
+			t.Errorf("%s: CPU %v in a call of %v, want CPU in [%v, %v] and the call at least %v", tc.module, r.CPU, r.Duration(), tc.min, tc.max, tc.minTook)
+		}
 	}
 }

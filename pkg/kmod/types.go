@@ -112,6 +112,11 @@ type Result struct {
 	// in the system before returning from the call (see DefaultLivePoll). Zero when the call
 	// returned first or none was made.
 	Live time.Time `json:"live,omitzero"`
+	// CPU is the CPU time the calling thread used during the system call: the kernel's work
+	// for it (reading, relocating and checking the module, its init, and the probes that init
+	// runs itself). Work the kernel hands to its own threads (asynchronous probes) is not in
+	// it. Zero when no call was made.
+	CPU time.Duration `json:"cpu_ns,omitempty"`
 }
 
 // Duration returns End - Start.

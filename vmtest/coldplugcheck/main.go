@@ -39,7 +39,7 @@
 // busybox's, the binary indexes too by kmod's.
 // It prints
 //
-//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P monitor_user=S monitor_system=S threads=N setup_user=S events=N event_adds=N startup=S] guest_busy=S guest_idle=S
+//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P monitor_user=S monitor_system=S threads=N setup_user=S events=N event_adds=N kernel_cpu=S user_pct_cpu=P startup=S] guest_busy=S guest_idle=S
 //
 // with times in seconds, after a line KMODBOOT-COLDPLUG-MODULES method=M m1,m2,... naming the
 // modules loaded at the end (so the methods' module sets can be compared). The bracketed part
@@ -128,6 +128,8 @@ type report struct {
 		MonSystem   int64   `json:"runtime_monitor_system_ns"`
 		Threads     int     `json:"threads"`
 		SetupUser   int64   `json:"setup_user_ns"`
+		KernelCPU   int64   `json:"kernel_cpu_ns"`
+		UserPctCPU  float64 `json:"user_percent_of_kernel_cpu"`
 	} `json:"usage"`
 	UptimeAtStart int64 `json:"uptime_at_start_ns"`
 	Events        struct {
@@ -317,8 +319,9 @@ func check() {
 	}
 
 	u := rep.Usage
-	fmt.Printf("KMODBOOT-COLDPLUG-USAGE user=%.3f system=%.3f kernel_busy=%.3f kernel_load=%.3f loads=%d user_pct=%.1f\n",
-		float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelBusy)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent)
+	fmt.Printf("KMODBOOT-COLDPLUG-USAGE user=%.3f system=%.3f kernel_busy=%.3f kernel_load=%.3f loads=%d user_pct=%.1f kernel_cpu=%.3f user_pct_cpu=%.1f\n",
+		float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelBusy)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent,
+		float64(u.KernelCPU)/1e9, u.UserPctCPU)
 	if b, err := os.ReadFile(trace); err == nil {
 		fmt.Printf("KMODBOOT-TRACE-BEGIN\n%s\nKMODBOOT-TRACE-END\n", bytes.TrimSpace(b))
 	}
@@ -431,7 +434,8 @@ func bench(method string) {
 			line += fmt.Sprintf(" user=%.3f system=%.3f kernel_busy=%.3f kernel_load=%.3f loads=%d user_pct=%.1f monitor_user=%.2f monitor_system=%.2f threads=%d",
 				float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelBusy)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent,
 				float64(u.MonUser)/1e9, float64(u.MonSystem)/1e9, u.Threads)
-			line += fmt.Sprintf(" setup_user=%.3f events=%d event_adds=%d", float64(u.SetupUser)/1e9, rep.Events.Received, rep.Events.Adds)
+			line += fmt.Sprintf(" setup_user=%.3f events=%d event_adds=%d kernel_cpu=%.3f user_pct_cpu=%.1f",
+				float64(u.SetupUser)/1e9, rep.Events.Received, rep.Events.Adds, float64(u.KernelCPU)/1e9, u.UserPctCPU)
 			if rep.UptimeAtStart > 0 {
 				line += fmt.Sprintf(" startup=%.3f", (time.Duration(rep.UptimeAtStart) - boot0).Seconds())
 			}
