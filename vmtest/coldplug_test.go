@@ -204,11 +204,7 @@ type benchResult struct {
 	bound, done, user, system, kernelBusy, monitorUser, kernelCPU float64
 }
 
-var (
-	benchRE   = regexp.MustCompile(`KMODBOOT-COLDPLUG-BENCH method=(\S+) bound=([\d.]+) done=([\d.]+)(?: modules=\d+)?(?: user=([\d.]+) system=([\d.]+) kernel_busy=([\d.]+))?`)
-	monitorRE = regexp.MustCompile(`KMODBOOT-COLDPLUG-BENCH .* monitor_user=([\d.]+)`)
-	kcpuRE    = regexp.MustCompile(`KMODBOOT-COLDPLUG-BENCH .* kernel_cpu=([\d.]+)`)
-)
+var benchRE = regexp.MustCompile(`KMODBOOT-COLDPLUG-BENCH method=(\S+) bound=([\d.]+) done=([\d.]+)(?: modules=\d+)?(?: user=([\d.]+) system=([\d.]+) kernel_busy=([\d.]+))?`)
 
 func parseBench(out string) (benchResult, bool) {
 	m := benchRE.FindStringSubmatch(out)
@@ -216,14 +212,33 @@ func parseBench(out string) (benchResult, bool) {
 		return benchResult{}, false
 	}
 	f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
-	b := benchResult{bound: f(m[2]), done: f(m[3]), user: f(m[4]), system: f(m[5]), kernelBusy: f(m[6])}
-	if m := monitorRE.FindStringSubmatch(out); m != nil {
-		b.monitorUser = f(m[1])
+	// Later fields of coldplug's line, by name (0 when absent).
+	field := func(key string) float64 {
+		if m := regexp.MustCompile(`KMODBOOT-COLDPLUG-BENCH .* ` + key + `=([\d.]+)`).FindStringSubmatch(out); m != nil {
+			return f(m[1])
+		}
+		return 0
 	}
-	if m := kcpuRE.FindStringSubmatch(out); m != nil {
-		b.kernelCPU = f(m[1])
+	return benchResult{bound: f(m[2]), done: f(m[3]), user: f(m[4]), system: f(m[5]), kernelBusy: f(m[6]),
+		monitorUser: field("monitor_user"), kernelCPU: field("kernel_cpu")}, true
+}
+
+// TestParseBench reads a coldplug line as coldplugcheck prints it, and a shell line without
+// coldplug's fields.
+func TestParseBench(t *testing.T) {
+	line := "KMODBOOT-COLDPLUG-BENCH method=coldplug bound=2.210 done=2.343 modules=36 user=0.239 system=2.401 kernel_busy=2.102 kernel_load=21.098 loads=36 user_pct=11.4 monitor_user=0.04 monitor_system=0.12 threads=23 setup_user=0.000 events=187 event_adds=6 kernel_cpu=2.051 user_pct_cpu=11.7 startup=0.066 guest_busy=3.310 guest_idle=0.870\n"
+	got, ok := parseBench("console noise\n" + line)
+	want := benchResult{bound: 2.210, done: 2.343, user: 0.239, system: 2.401, kernelBusy: 2.102, monitorUser: 0.04, kernelCPU: 2.051}
+	if !ok || got != want {
+		t.Errorf("parseBench(coldplug line) = %+v, %v; want %+v", got, ok, want)
 	}
-	return b, true
+	got, ok = parseBench("KMODBOOT-COLDPLUG-BENCH method=shell bound=4.542 done=5.224 modules=34 guest_busy=3.860 guest_idle=0.5\n")
+	if want := (benchResult{bound: 4.542, done: 5.224}); !ok || got != want {
+		t.Errorf("parseBench(shell line) = %+v, %v; want %+v", got, ok, want)
+	}
+	if _, ok := parseBench("KMODBOOT-COLDPLUG-BENCH FAIL method=shell: no modprobe\n"); ok {
+		t.Errorf("parseBench(FAIL line) = ok, want no result")
+	}
 }
 
 func median(v []float64) float64 {

@@ -225,7 +225,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) er
 	}
 	defer c.Close()
 	runCtx, cancel := context.WithTimeoutCause(ctx, o.timeout, fmt.Errorf("time bound of %v reached (-timeout)", o.timeout))
-	cpuSetup := cpuTimes()
+	cpuSetup := processCPU() // only its user and system time are reported
 	rep, err := c.Run(runCtx)
 	cancel()
 	if err != nil {

@@ -26,13 +26,19 @@ func listen() (coldplug.EventSource, func() any, error) {
 // cpuTimes returns the process's user and system CPU time so far, and the part of it the Go
 // runtime's monitor thread (sysmon) used.
 func cpuTimes() cpuSnapshot {
+	c := processCPU()
+	c.Threads, c.MonitorUser, c.MonitorSystem = monitorThread("/proc/self/task")
+	return c
+}
+
+// processCPU returns the process's user and system CPU time so far, without the monitor
+// thread's part (which takes a walk of /proc/self/task).
+func processCPU() cpuSnapshot {
 	var ru unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 		return cpuSnapshot{}
 	}
-	c := cpuSnapshot{User: time.Duration(ru.Utime.Nano()), System: time.Duration(ru.Stime.Nano())}
-	c.Threads, c.MonitorUser, c.MonitorSystem = monitorThread("/proc/self/task")
-	return c
+	return cpuSnapshot{User: time.Duration(ru.Utime.Nano()), System: time.Duration(ru.Stime.Nano())}
 }
 
 // monitorThread counts the threads in task (a /proc/PID/task directory) and returns the user

@@ -13,6 +13,7 @@ func listen() (coldplug.EventSource, func() any, error) {
 	return nil, nil, errors.New("uevents are a Linux facility")
 }
 
-func cpuTimes() cpuSnapshot { return cpuSnapshot{} }
+func cpuTimes() cpuSnapshot   { return cpuSnapshot{} }
+func processCPU() cpuSnapshot { return cpuSnapshot{} }
 
 func uptime(root string) time.Duration { return 0 }
