@@ -1,12 +1,14 @@
 package uevent
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,10 +44,21 @@ type Stats struct {
 // not be called from two goroutines at once; Close, SetDeadline and Stats may be called from
 // any goroutine, and Close unblocks a pending Receive.
 type Conn struct {
-	f   *os.File
-	rc  syscall.RawConn
-	buf []byte // buf and oob are used only by Receive.
-	oob []byte
+	f  *os.File
+	rc syscall.RawConn
+	// buf, oob and the recvmsg arguments are used only by Receive, and set up once: a boot
+	// brings hundreds of events, and each one used to allocate the sender's address and the
+	// parsed control messages.
+	buf  []byte
+	oob  []byte
+	from unix.RawSockaddrNetlink
+	iov  unix.Iovec
+	msg  unix.Msghdr
+	// read is c.readOnce, made once (a method value allocates), and n, oobn, flags and rerr
+	// its results.
+	read           func(fd uintptr) bool
+	n, oobn, flags int
+	rerr           error
 
 	closed                                 atomic.Bool
 	accepted, forged, malformed, overflows atomic.Uint64
@@ -84,12 +97,39 @@ func Listen(opts Options) (*Conn, error) {
 		f.Close()
 		return nil, fmt.Errorf("uevent: %w", err)
 	}
-	return &Conn{
+	c := &Conn{
 		f:   f,
 		rc:  rc,
 		buf: make([]byte, MaxSize+1),
 		oob: make([]byte, unix.CmsgSpace(unix.SizeofUcred)*2),
-	}, nil
+	}
+	c.iov.Base = &c.buf[0]
+	c.iov.SetLen(len(c.buf))
+	c.msg.Iov, c.msg.Iovlen = &c.iov, 1
+	c.read = c.readOnce
+	return c, nil
+}
+
+// readOnce is the RawConn.Read callback: one recvmsg, done unless the socket had nothing.
+func (c *Conn) readOnce(fd uintptr) bool {
+	c.n, c.oobn, c.flags, c.rerr = c.recvmsg(fd)
+	return c.rerr != unix.EAGAIN && c.rerr != unix.EINTR
+}
+
+// recvmsg receives one datagram into c.buf without blocking, its sender's address into c.from
+// and its control messages into c.oob. It allocates nothing.
+func (c *Conn) recvmsg(fd uintptr) (n, oobn, flags int, err error) {
+	c.from = unix.RawSockaddrNetlink{}
+	c.msg.Name = (*byte)(unsafe.Pointer(&c.from))
+	c.msg.Namelen = unix.SizeofSockaddrNetlink
+	c.msg.Control = &c.oob[0]
+	c.msg.SetControllen(len(c.oob))
+	c.msg.Flags = 0
+	r, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), unix.MSG_DONTWAIT)
+	if e != 0 {
+		return 0, 0, 0, e
+	}
+	return int(r), int(c.msg.Controllen), int(c.msg.Flags), nil
 }
 
 // Close closes the socket; a Receive blocked in another goroutine returns ErrClosed.
@@ -118,15 +158,8 @@ func (c *Conn) Stats() Stats {
 // deadline passes.
 func (c *Conn) Receive() (*Event, error) {
 	for {
-		var (
-			n, oobn, flags int
-			from           unix.Sockaddr
-			rerr           error
-		)
-		err := c.rc.Read(func(fd uintptr) bool {
-			n, oobn, flags, from, rerr = unix.Recvmsg(int(fd), c.buf, c.oob, unix.MSG_DONTWAIT)
-			return !errors.Is(rerr, unix.EAGAIN) && !errors.Is(rerr, unix.EINTR)
-		})
+		err := c.rc.Read(c.read)
+		n, oobn, flags, rerr := c.n, c.oobn, c.flags, c.rerr
 		switch {
 		case err != nil && (c.closed.Load() || errors.Is(err, os.ErrClosed)):
 			// RawConn.Read reports a closed file as poll's "use of closed file", which is not
@@ -140,7 +173,7 @@ func (c *Conn) Receive() (*Event, error) {
 		case rerr != nil:
 			return nil, fmt.Errorf("uevent: recvmsg: %w", rerr)
 		}
-		if CheckSender(senderOf(from, c.oob[:oobn])) != nil {
+		if CheckSender(senderOf(&c.from, c.msg.Namelen, c.oob[:oobn])) != nil {
 			c.forged.Add(1)
 			continue
 		}
@@ -158,25 +191,29 @@ func (c *Conn) Receive() (*Event, error) {
 	}
 }
 
-// senderOf describes the sender of a datagram from recvmsg's address and control messages.
-func senderOf(from unix.Sockaddr, oob []byte) Sender {
+// senderOf describes the sender of a datagram from recvmsg's address (namelen bytes of from
+// were filled) and control messages.
+func senderOf(from *unix.RawSockaddrNetlink, namelen uint32, oob []byte) Sender {
 	var s Sender
-	if nl, ok := from.(*unix.SockaddrNetlink); ok {
-		s.PortID, s.Groups = nl.Pid, nl.Groups
+	if namelen >= unix.SizeofSockaddrNetlink && from.Family == unix.AF_NETLINK {
+		s.PortID, s.Groups = from.Pid, from.Groups
 	} else {
 		s.PortID = ^uint32(0) // not a netlink address: cannot be the kernel
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return s
-	}
-	for i := range msgs {
-		if msgs[i].Header.Level != unix.SOL_SOCKET || msgs[i].Header.Type != unix.SCM_CREDENTIALS {
+	// ParseOneSocketControlMessage reads a header's worth of bytes before checking the length.
+	for rest := oob; len(rest) >= unix.SizeofCmsghdr; {
+		hdr, data, next, err := unix.ParseOneSocketControlMessage(rest)
+		if err != nil {
+			break
+		}
+		rest = next
+		if hdr.Level != unix.SOL_SOCKET || hdr.Type != unix.SCM_CREDENTIALS || len(data) < unix.SizeofUcred {
 			continue
 		}
-		if cred, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
-			s.HasCred, s.UID, s.PID = true, cred.Uid, uint32(cred.Pid)
-		}
+		// struct ucred: pid, uid, gid, each 32 bits in the host's byte order.
+		s.HasCred = true
+		s.PID = binary.NativeEndian.Uint32(data[0:4])
+		s.UID = binary.NativeEndian.Uint32(data[4:8])
 	}
 	return s
 }

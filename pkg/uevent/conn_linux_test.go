@@ -14,50 +14,65 @@ func TestSenderOf(t *testing.T) {
 	kernelCred := unix.UnixCredentials(&unix.Ucred{Pid: 0, Uid: 0, Gid: 0})
 	for _, tc := range []struct {
 		name   string
-		from   unix.Sockaddr
+		from   *unix.RawSockaddrNetlink
 		oob    []byte
+		short  bool // recvmsg filled less than a netlink address
 		want   Sender
 		forged bool
 	}{
 		{
 			name: "kernel",
-			from: &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: 0, Groups: 1},
+			from: &unix.RawSockaddrNetlink{Family: unix.AF_NETLINK, Pid: 0, Groups: 1},
 			oob:  kernelCred,
 			want: Sender{PortID: 0, Groups: 1, HasCred: true},
 		},
 		{
 			name:   "root process sending to the kernel group",
-			from:   &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: 3001, Groups: 1},
+			from:   &unix.RawSockaddrNetlink{Family: unix.AF_NETLINK, Pid: 3001, Groups: 1},
 			oob:    unix.UnixCredentials(&unix.Ucred{Pid: 3001, Uid: 0}),
 			want:   Sender{PortID: 3001, Groups: 1, HasCred: true, PID: 3001},
 			forged: true,
 		},
 		{
 			name:   "port 0 but user credentials",
-			from:   &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1},
+			from:   &unix.RawSockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1},
 			oob:    unix.UnixCredentials(&unix.Ucred{Pid: 99, Uid: 1000, Gid: 1000}),
 			want:   Sender{Groups: 1, HasCred: true, UID: 1000, PID: 99},
 			forged: true,
 		},
 		{
 			name:   "no credentials",
-			from:   &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1},
+			from:   &unix.RawSockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1},
 			want:   Sender{Groups: 1},
 			forged: true,
 		},
 		{
 			name:   "garbled control message",
-			from:   &unix.SockaddrNetlink{Family: unix.AF_NETLINK},
+			from:   &unix.RawSockaddrNetlink{Family: unix.AF_NETLINK},
 			oob:    []byte{1, 2, 3},
 			want:   Sender{},
 			forged: true,
 		},
 		{
 			name:   "not a netlink address",
-			from:   &unix.SockaddrUnix{Name: "/run/udev/control"},
+			from:   &unix.RawSockaddrNetlink{Family: unix.AF_UNIX},
 			oob:    kernelCred,
 			want:   Sender{PortID: ^uint32(0), HasCred: true},
 			forged: true,
+		},
+		{
+			name:   "short address",
+			from:   &unix.RawSockaddrNetlink{Family: unix.AF_NETLINK},
+			short:  true,
+			oob:    kernelCred,
+			want:   Sender{PortID: ^uint32(0), HasCred: true},
+			forged: true,
+		},
+		{
+			name: "credentials after another control message",
+			from: &unix.RawSockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1},
+			oob:  append(unix.UnixRights(0), kernelCred...),
+			want: Sender{Groups: 1, HasCred: true},
 		},
 		{
 			name:   "no address",
@@ -67,7 +82,15 @@ func TestSenderOf(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := senderOf(tc.from, tc.oob)
+			var from unix.RawSockaddrNetlink
+			namelen := uint32(0) // recvmsg filled no address
+			if tc.from != nil {
+				from, namelen = *tc.from, unix.SizeofSockaddrNetlink
+			}
+			if tc.short {
+				namelen = 4
+			}
+			got := senderOf(&from, namelen, tc.oob)
 			if got != tc.want {
 				t.Errorf("senderOf(%+v) = %+v, want %+v", tc.from, got, tc.want)
 			}
@@ -246,4 +269,43 @@ func TestOverflow(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestReceiveAllocations: receiving an event allocates only what Parse returns (the Event and
+// its one copy of the message), not the sender's address or the control messages.
+func TestReceiveAllocations(t *testing.T) {
+	c := listen(t, Options{})
+	for range 30 {
+		triggerKernelEvent(t)
+	}
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var rerr error
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := c.Receive(); err != nil && rerr == nil {
+			rerr = err
+		}
+	})
+	if rerr != nil {
+		t.Fatalf("Receive: %v", rerr)
+	}
+	if allocs > 2 {
+		t.Errorf("Receive made %.1f allocations per event, want at most 2", allocs)
+	}
+}
+
+// FuzzSenderOf: any control message bytes and any address length describe some sender, without
+// a panic, and only a well-formed kernel credential passes CheckSender.
+func FuzzSenderOf(f *testing.F) {
+	f.Add(uint32(unix.SizeofSockaddrNetlink), unix.UnixCredentials(&unix.Ucred{}))
+	f.Add(uint32(unix.SizeofSockaddrNetlink), []byte{1, 2, 3})
+	f.Add(uint32(0), append(unix.UnixRights(0), unix.UnixCredentials(&unix.Ucred{Uid: 5})...))
+	f.Fuzz(func(t *testing.T, namelen uint32, oob []byte) {
+		from := unix.RawSockaddrNetlink{Family: unix.AF_NETLINK}
+		s := senderOf(&from, namelen, oob)
+		if CheckSender(s) == nil && (namelen < unix.SizeofSockaddrNetlink || !s.HasCred) {
+			t.Fatalf("senderOf(namelen %d, %x) = %+v passes as the kernel", namelen, oob, s)
+		}
+	})
 }

@@ -46,12 +46,43 @@ type Event struct {
 	Modalias string
 	// Seqnum is the SEQNUM variable, the kernel's event counter, or 0 when absent.
 	Seqnum uint64
-	// Vars holds every KEY=VALUE variable of the message, the ones above included.
-	Vars map[string]string
+	// env holds the message's variables as the kernel sent them, "KEY=VALUE" fields separated
+	// by NUL bytes (empty fields included). Get and Vars read it: most events are only looked
+	// at through the fields above, so no map is built for them.
+	env string
 }
 
 // Get returns the value of variable key, or "" when the message has none.
-func (e *Event) Get(key string) string { return e.Vars[key] }
+func (e *Event) Get(key string) string {
+	v, _ := e.Lookup(key)
+	return v
+}
+
+// Lookup returns the value of variable key and whether the message has it.
+func (e *Event) Lookup(key string) (string, bool) {
+	for rest := e.env; rest != ""; {
+		var f string
+		f, rest, _ = strings.Cut(rest, "\x00")
+		if k, v, ok := strings.Cut(f, "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Vars returns every KEY=VALUE variable of the message, the ones in Event's fields included,
+// as a new map.
+func (e *Event) Vars() map[string]string {
+	m := map[string]string{}
+	for rest := e.env; rest != ""; {
+		var f string
+		f, rest, _ = strings.Cut(rest, "\x00")
+		if k, v, ok := strings.Cut(f, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
 
 // String formats the event the way `udevadm monitor --kernel` prints it.
 func (e *Event) String() string {
@@ -72,7 +103,9 @@ func malformed(format string, args ...any) error {
 // Parse parses one netlink datagram as a kernel uevent. It refuses libudev messages (wrapping
 // ErrLibudev) and anything else that is not "ACTION@DEVPATH\x00KEY=VALUE\x00..." with consistent
 // ACTION, DEVPATH and a numeric SEQNUM (wrapping ErrMalformed). The returned Event does not
-// refer to b.
+// refer to b. It makes two allocations, the Event and one copy of the message, whatever the
+// number of variables: a boot brings hundreds of uevents, most of which only their header and
+// SEQNUM concern.
 func Parse(b []byte) (*Event, error) {
 	switch {
 	case len(b) == 0:
@@ -82,52 +115,93 @@ func Parse(b []byte) (*Event, error) {
 	case len(b) > MaxSize:
 		return nil, malformed("%d bytes, more than the %d a kernel uevent can have", len(b), MaxSize)
 	}
-	fields := strings.Split(string(b), "\x00")
-	header := fields[0]
-	at := strings.IndexByte(header, '@')
-	if at < 0 {
+	msg := string(b)
+	header, env, _ := strings.Cut(msg, "\x00")
+	action, devPath, ok := strings.Cut(header, "@")
+	if !ok {
 		return nil, malformed("header %q has no '@' (want ACTION@DEVPATH)", clip(header))
 	}
-	e := &Event{Action: header[:at], DevPath: header[at+1:], Vars: make(map[string]string, len(fields))}
+	e := &Event{Action: action, DevPath: devPath, env: env}
 	if err := checkAction(e.Action); err != nil {
 		return nil, err
 	}
 	if !strings.HasPrefix(e.DevPath, "/") || strings.ContainsAny(e.DevPath, "\n\r") {
 		return nil, malformed("header %q: device path must start with '/'", clip(header))
 	}
-	for i, f := range fields[1:] {
+	var seen map[string]bool // keys so far, once there are too many to look back through
+	for i, rest := 1, env; rest != ""; i++ {
+		start := len(env) - len(rest)
+		var f string
+		f, rest, _ = strings.Cut(rest, "\x00")
 		if f == "" {
 			continue // the final terminator, or a stray empty field
 		}
-		eq := strings.IndexByte(f, '=')
-		if eq <= 0 {
-			return nil, malformed("field %d %q is not KEY=VALUE", i+1, clip(f))
+		key, val, ok := strings.Cut(f, "=")
+		if !ok || key == "" {
+			return nil, malformed("field %d %q is not KEY=VALUE", i, clip(f))
 		}
-		key, val := f[:eq], f[eq+1:]
 		if err := checkKey(key); err != nil {
 			return nil, err
 		}
-		if _, dup := e.Vars[key]; dup {
+		if dupKey(env[:start], key, i, &seen) {
 			return nil, malformed("variable %s appears twice", key)
 		}
-		e.Vars[key] = val
-	}
-	if a, ok := e.Vars["ACTION"]; ok && a != e.Action {
-		return nil, malformed("header action %q but ACTION=%q", e.Action, clip(a))
-	}
-	if p, ok := e.Vars["DEVPATH"]; ok && p != e.DevPath {
-		return nil, malformed("header path %q but DEVPATH=%q", clip(e.DevPath), clip(p))
-	}
-	if s, ok := e.Vars["SEQNUM"]; ok {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return nil, malformed("SEQNUM=%q is not a number", clip(s))
+		switch key {
+		case "ACTION":
+			if val != e.Action {
+				return nil, malformed("header action %q but ACTION=%q", e.Action, clip(val))
+			}
+		case "DEVPATH":
+			if val != e.DevPath {
+				return nil, malformed("header path %q but DEVPATH=%q", clip(e.DevPath), clip(val))
+			}
+		case "SEQNUM":
+			n, err := strconv.ParseUint(val, 10, 64)
+			if err != nil {
+				return nil, malformed("SEQNUM=%q is not a number", clip(val))
+			}
+			e.Seqnum = n
+		case "SUBSYSTEM":
+			e.Subsystem = val
+		case "MODALIAS":
+			e.Modalias = val
 		}
-		e.Seqnum = n
 	}
-	e.Subsystem = e.Vars["SUBSYSTEM"]
-	e.Modalias = e.Vars["MODALIAS"]
 	return e, nil
+}
+
+// dupLookBack is how many fields dupKey compares a key against one by one; past it, it keeps a
+// set. Kernel events have 5 to 20 variables.
+const dupLookBack = 32
+
+// dupKey reports whether key already appears among the fields in before (the i-1 fields that
+// come before it). *seen is the set of keys once there are more than dupLookBack fields.
+func dupKey(before, key string, i int, seen *map[string]bool) bool {
+	if i <= dupLookBack {
+		for rest := before; rest != ""; {
+			var f string
+			f, rest, _ = strings.Cut(rest, "\x00")
+			if k, _, ok := strings.Cut(f, "="); ok && k == key {
+				return true
+			}
+		}
+		return false
+	}
+	if *seen == nil {
+		*seen = map[string]bool{}
+		for rest := before; rest != ""; {
+			var f string
+			f, rest, _ = strings.Cut(rest, "\x00")
+			if k, _, ok := strings.Cut(f, "="); ok {
+				(*seen)[k] = true
+			}
+		}
+	}
+	if (*seen)[key] {
+		return true
+	}
+	(*seen)[key] = true
+	return false
 }
 
 // checkAction accepts a lowercase word, as every kernel action is.

@@ -3,6 +3,7 @@ package uevent
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -66,9 +68,8 @@ func TestParseKernelMessages(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse(%s) error: %v", tc.file, err)
 			}
-			vars := got.Vars
-			got.Vars = nil
-			if diff := cmp.Diff(tc.want, *got); diff != "" {
+			vars := got.Vars()
+			if diff := cmp.Diff(tc.want, *got, ignoreEnv); diff != "" {
 				t.Errorf("Parse(%s) mismatch (-want +got):\n%s", tc.file, diff)
 			}
 			for k, v := range tc.vars {
@@ -126,6 +127,8 @@ func TestParseErrors(t *testing.T) {
 		{name: "field starting with =", in: "add@/devices/x\x00=add\x00", want: "not KEY=VALUE"},
 		{name: "bad key byte", in: "add@/devices/x\x00AC TION=add\x00", want: "variable name"},
 		{name: "duplicate key", in: "add@/devices/x\x00MODALIAS=a\x00MODALIAS=b\x00", want: "appears twice"},
+		{name: "duplicate key among many", in: "add@/devices/x\x00" + manyVars(40) + "K3=x\x00", want: "K3 appears twice"},
+		{name: "duplicate key past the look-back", in: "add@/devices/x\x00" + manyVars(40) + "Z=1\x00\x00Z=2\x00", want: "Z appears twice"},
 		{name: "action mismatch", in: "add@/devices/x\x00ACTION=remove\x00", want: "ACTION="},
 		{name: "devpath mismatch", in: "add@/devices/x\x00DEVPATH=/devices/y\x00", want: "DEVPATH="},
 		{name: "seqnum not a number", in: "add@/devices/x\x00SEQNUM=12a\x00", want: "SEQNUM"},
@@ -156,28 +159,43 @@ func TestParseLenient(t *testing.T) {
 		name string
 		in   string
 		want Event
+		vars map[string]string
 	}{
 		{
 			name: "header only",
 			in:   "change@/devices/virtual/mem/null",
-			want: Event{Action: "change", DevPath: "/devices/virtual/mem/null", Vars: map[string]string{}},
+			want: Event{Action: "change", DevPath: "/devices/virtual/mem/null"},
+			vars: map[string]string{},
 		},
 		{
 			name: "empty fields and max seqnum",
 			in:   "remove@/devices/x\x00\x00ACTION=remove\x00\x00SEQNUM=18446744073709551615\x00",
-			want: Event{Action: "remove", DevPath: "/devices/x", Seqnum: 18446744073709551615,
-				Vars: map[string]string{"ACTION": "remove", "SEQNUM": "18446744073709551615"}},
+			want: Event{Action: "remove", DevPath: "/devices/x", Seqnum: 18446744073709551615},
+			vars: map[string]string{"ACTION": "remove", "SEQNUM": "18446744073709551615"},
 		},
 		{
 			name: "value with = and spaces",
 			in:   "add@/devices/x\x00MODALIAS=of:NfooT(null)Cvendor,a=b c\x00",
-			want: Event{Action: "add", DevPath: "/devices/x", Modalias: "of:NfooT(null)Cvendor,a=b c",
-				Vars: map[string]string{"MODALIAS": "of:NfooT(null)Cvendor,a=b c"}},
+			want: Event{Action: "add", DevPath: "/devices/x", Modalias: "of:NfooT(null)Cvendor,a=b c"},
+			vars: map[string]string{"MODALIAS": "of:NfooT(null)Cvendor,a=b c"},
 		},
 		{
 			name: "unknown action word",
 			in:   "frobnicate@/devices/x\x00",
-			want: Event{Action: "frobnicate", DevPath: "/devices/x", Vars: map[string]string{}},
+			want: Event{Action: "frobnicate", DevPath: "/devices/x"},
+			vars: map[string]string{},
+		},
+		{
+			name: "many variables",
+			in:   "add@/devices/x\x00" + manyVars(100) + "SEQNUM=7\x00",
+			want: Event{Action: "add", DevPath: "/devices/x", Seqnum: 7},
+			vars: func() map[string]string {
+				m := map[string]string{"SEQNUM": "7"}
+				for i := range 100 {
+					m[fmt.Sprintf("K%d", i)] = fmt.Sprint(i)
+				}
+				return m
+			}(),
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,8 +203,19 @@ func TestParseLenient(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse(%q) error: %v", tc.in, err)
 			}
-			if diff := cmp.Diff(tc.want, *got); diff != "" {
+			if diff := cmp.Diff(tc.want, *got, ignoreEnv); diff != "" {
 				t.Errorf("Parse(%q) mismatch (-want +got):\n%s", tc.in, diff)
+			}
+			if diff := cmp.Diff(tc.vars, got.Vars()); diff != "" {
+				t.Errorf("Parse(%q).Vars() mismatch (-want +got):\n%s", tc.in, diff)
+			}
+			for k, v := range tc.vars {
+				if got, ok := got.Lookup(k); !ok || got != v {
+					t.Errorf("Parse(%q).Lookup(%q) = %q, %v; want %q, true", tc.in, k, got, ok, v)
+				}
+			}
+			if v, ok := got.Lookup("NOPE"); ok || got.Get("NOPE") != "" {
+				t.Errorf("Parse(%q).Lookup(NOPE) = %q, %v; want absent", tc.in, v, ok)
 			}
 		})
 	}
@@ -196,13 +225,14 @@ func TestParseLenient(t *testing.T) {
 func marshal(e *Event) []byte {
 	var b bytes.Buffer
 	b.WriteString(e.Action + "@" + e.DevPath + "\x00")
-	keys := make([]string, 0, len(e.Vars))
-	for k := range e.Vars {
+	vars := e.Vars()
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		b.WriteString(k + "=" + e.Vars[k] + "\x00")
+		b.WriteString(k + "=" + vars[k] + "\x00")
 	}
 	return b.Bytes()
 }
@@ -223,10 +253,10 @@ func FuzzParse(f *testing.F) {
 		if e.Action == "" || !strings.HasPrefix(e.DevPath, "/") {
 			t.Fatalf("Parse accepted %q with action %q path %q", b, e.Action, e.DevPath)
 		}
-		if v, ok := e.Vars["ACTION"]; ok && v != e.Action {
+		if v, ok := e.Lookup("ACTION"); ok && v != e.Action {
 			t.Fatalf("Parse accepted ACTION=%q for action %q", v, e.Action)
 		}
-		if e.Modalias != e.Vars["MODALIAS"] || e.Subsystem != e.Vars["SUBSYSTEM"] {
+		if e.Modalias != e.Get("MODALIAS") || e.Subsystem != e.Get("SUBSYSTEM") {
 			t.Fatalf("Parse: fields disagree with Vars: %+v", e)
 		}
 		// What parsed once must parse again to the same event.
@@ -234,8 +264,11 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Parse(marshal(Parse(%q))) error: %v", b, err)
 		}
-		if diff := cmp.Diff(e, again); diff != "" {
+		if diff := cmp.Diff(e, again, ignoreEnv); diff != "" {
 			t.Fatalf("round trip of %q mismatch (-first +second):\n%s", b, diff)
+		}
+		if diff := cmp.Diff(e.Vars(), again.Vars()); diff != "" {
+			t.Fatalf("round trip of %q: variables mismatch (-first +second):\n%s", b, diff)
 		}
 	})
 }
@@ -249,4 +282,16 @@ func TestEventString(t *testing.T) {
 	if got := e.String(); got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
+}
+
+// ignoreEnv compares Events by their exported fields; the variables are compared through Vars.
+var ignoreEnv = cmpopts.IgnoreUnexported(Event{})
+
+// manyVars returns n variables K0=0 ... as message fields.
+func manyVars(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "K%d=%d\x00", i, i)
+	}
+	return b.String()
 }
