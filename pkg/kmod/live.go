@@ -19,27 +19,32 @@ const DefaultLivePoll = 10 * time.Millisecond
 
 // liveWatch is one load call in progress whose module the loader watches for turning live.
 type liveWatch struct {
-	name  string
-	fired chan struct{} // closed when the module was seen live
-	once  sync.Once
-	at    time.Time // when it was seen live; written before fired is closed
+	name string
+	// onLive is called once, by whoever first learns that the module is live (the uevent
+	// reader through NoteLive, or the poller), unless the call has returned first. It must not
+	// block.
+	onLive func(at time.Time)
+
+	mu     sync.Mutex
+	at     time.Time // when it was seen live; zero until then
+	closed bool      // the call has returned: onLive is no longer called
 }
 
 func (w *liveWatch) fire() {
-	w.once.Do(func() {
-		w.at = time.Now()
-		close(w.fired)
-	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || !w.at.IsZero() {
+		return
+	}
+	w.at = time.Now()
+	w.onLive(w.at)
 }
 
 // liveAt returns when the module was seen live, or the zero time if it has not been (yet).
 func (w *liveWatch) liveAt() time.Time {
-	select {
-	case <-w.fired:
-		return w.at
-	default:
-		return time.Time{}
-	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.at
 }
 
 // liveWatcher learns when modules whose load calls are running turn live: from NoteLive (a
@@ -55,9 +60,10 @@ type liveWatcher struct {
 	polling bool
 }
 
-// watch registers a load call of module name, before the call is made.
-func (lw *liveWatcher) watch(name string) *liveWatch {
-	w := &liveWatch{name: name, fired: make(chan struct{})}
+// watch registers a load call of module name, before the call is made. onLive is called
+// (from another goroutine) if the module turns live before unwatch.
+func (lw *liveWatcher) watch(name string, onLive func(at time.Time)) *liveWatch {
+	w := &liveWatch{name: name, onLive: onLive}
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	if lw.watches == nil {
@@ -71,13 +77,17 @@ func (lw *liveWatcher) watch(name string) *liveWatch {
 	return w
 }
 
-// unwatch removes w once its call has returned.
+// unwatch removes w once its call has returned. After it, w's onLive is not running and will
+// not be called.
 func (lw *liveWatcher) unwatch(w *liveWatch) {
 	lw.mu.Lock()
-	defer lw.mu.Unlock()
 	if lw.watches[w.name] == w {
 		delete(lw.watches, w.name)
 	}
+	lw.mu.Unlock()
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 }
 
 // note takes the word that module name is live.

@@ -686,7 +686,7 @@ func (l *Loader) kernelCompression() string {
 
 // loadFile makes the system call for one module. onLive is called, from another goroutine,
 // if the module turns live while the call is still running (see DefaultLivePoll); the call's
-// load slot is given back at that moment.
+// load slot is given back at that moment. onLive must not block.
 func (l *Loader) loadFile(ctx context.Context, n *node, r Result, onLive func(Result)) Result {
 	if !l.opts.IgnoreLoaded {
 		st, err := ReadInitState(l.opts.Root, n.name)
@@ -720,22 +720,13 @@ func (l *Loader) loadFile(ctx context.Context, n *node, r Result, onLive func(Re
 	default:
 		r.Call = "init_module"
 	}
-	w := l.live.watch(n.name)
-	callDone := make(chan struct{})
 	started := r
-	go func() {
-		select {
-		case <-w.fired:
-			release()
-			started.Live = w.at
-			onLive(started)
-		case <-callDone:
-		}
-	}()
-	defer func() {
-		close(callDone)
-		l.live.unwatch(w)
-	}()
+	w := l.live.watch(n.name, func(at time.Time) {
+		release()
+		started.Live = at
+		onLive(started)
+	})
+	defer l.live.unwatch(w)
 	var err error
 	switch r.Call {
 	case "finit_module":
