@@ -489,9 +489,9 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 		}
 		var heldC <-chan time.Time
 		if c.scanned && len(c.held) > 0 {
-			if c.inflight == 0 && len(c.queue) == 0 || time.Since(last) >= heldMax {
-				// Every device driver has finished (or the ones left are stuck): now the
-				// CPU features.
+			if c.inflight == 0 && len(c.queue) == 0 && c.eventsTakenIn() || time.Since(last) >= heldMax {
+				// Every device driver has finished, and the devices their loads made are
+				// queued (or the drivers left are stuck): now the CPU features.
 				c.releaseHeld()
 				continue
 			}
@@ -581,13 +581,25 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 // event this process will never receive (one for another network namespace) leaves coldplug
 // unsettled, and the quiet period ends it as before.
 func (c *Coldplug) settled() bool {
-	if c.opts.WaitQuiet || !c.eventsLive || !c.seqKnown || !c.scanned {
+	if c.opts.WaitQuiet || !c.eventsLive || !c.seqKnown || !c.scanned || len(c.held) > 0 {
 		return false
 	}
 	// In this order: once seqSeen has reached the counter, every event up to it that the
 	// reader forwarded is counted in forwarded, and only this goroutine takes it back out.
 	n, ok := kernelSeqnum(c.opts.Root)
 	return ok && n <= c.seqSeen.Load() && c.forwarded.Load() == 0
+}
+
+// eventsTakenIn reports whether the loop has taken in every uevent the kernel has sent, as far
+// as it can know: a load's result and the uevent of a device its driver made can both be waiting
+// for the loop, and the result must not be taken as "every driver has finished" before the
+// device is queued. It is true when uevents do not flow or their counter is unknown.
+func (c *Coldplug) eventsTakenIn() bool {
+	if !c.eventsLive || !c.seqKnown {
+		return true
+	}
+	n, ok := kernelSeqnum(c.opts.Root)
+	return !ok || n <= c.seqSeen.Load() && c.forwarded.Load() == 0
 }
 
 // dispatch starts queued loads while slots are free.

@@ -935,6 +935,11 @@ func TestCPUFeaturesAfterDevices(t *testing.T) {
 			l := newFakeLoader(t, m, root)
 			l.delay = 20 * time.Millisecond
 			l.events = coldplugtest.NewSource()
+			// Numbered as the kernel numbers them: a load's result can reach coldplug before
+			// the uevent of the device it made, and only the counter tells that one is due.
+			if err := l.events.NumberEvents(filepath.Join(root, "sys/kernel/uevent_seqnum")); err != nil {
+				t.Fatal(err)
+			}
 			for _, d := range m.First {
 				if strings.HasPrefix(d.Modalias, "cpu:") {
 					l.table[d.Modalias] = []string{"crc32c_intel", "sha256_ssse3"}
