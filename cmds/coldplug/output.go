@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime/metrics"
 	"time"
 
 	"github.com/kmodboot/kmodboot/pkg/coldplug"
@@ -56,6 +57,10 @@ type usage struct {
 	// reading meta.pb and modprobe.d, opening the uevent socket.
 	SetupUser   time.Duration `json:"setup_user_ns"`
 	SetupSystem time.Duration `json:"setup_system_ns"`
+	// GCCycles and HeapAllocs are the garbage collections completed and the bytes allocated
+	// on the heap during the run (runtime/metrics).
+	GCCycles   uint64 `json:"gc_cycles"`
+	HeapAllocs uint64 `json:"heap_alloc_bytes"`
 }
 
 // cpuSnapshot is the process's CPU time at one moment (see cpuTimes).
@@ -63,11 +68,12 @@ type cpuSnapshot struct {
 	User, System               time.Duration
 	MonitorUser, MonitorSystem time.Duration
 	Threads                    int
+	GCCycles, HeapAllocs       uint64
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("CPU %v user + %v system (Go runtime's monitor thread: %v + %v; %d threads); load calls busy %v (%v summed over %d loads), the kernel's CPU in them %v; user CPU = %.1f%% of the busy time, %.1f%% of the kernel's CPU",
-		u.User.Round(time.Millisecond), u.System.Round(time.Millisecond), u.MonitorUser, u.MonitorSystem, u.Threads,
+	return fmt.Sprintf("CPU %v user + %v system (Go runtime's monitor thread: %v + %v; %d threads; %d GC cycles, %.1f MiB allocated); load calls busy %v (%v summed over %d loads), the kernel's CPU in them %v; user CPU = %.1f%% of the busy time, %.1f%% of the kernel's CPU",
+		u.User.Round(time.Millisecond), u.System.Round(time.Millisecond), u.MonitorUser, u.MonitorSystem, u.Threads, u.GCCycles, float64(u.HeapAllocs)/(1<<20),
 		u.KernelBusy.Round(time.Millisecond), u.KernelLoad.Round(time.Millisecond), u.Loads, u.KernelCPU.Round(time.Millisecond), u.UserPercent, u.UserPercentCPU)
 }
 
@@ -90,6 +96,8 @@ func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time
 			Threads:       cpuEnd.Threads,
 			SetupUser:     cpuSetup.User - cpuStart.User,
 			SetupSystem:   cpuSetup.System - cpuStart.System,
+			GCCycles:      cpuEnd.GCCycles - cpuStart.GCCycles,
+			HeapAllocs:    cpuEnd.HeapAllocs - cpuStart.HeapAllocs,
 		},
 	}
 	for _, m := range rep.Modules {
@@ -107,4 +115,17 @@ func newOutput(rep *coldplug.Report, ix *modindex.Index, release string, up time
 		o.Socket = socket()
 	}
 	return o
+}
+
+// gcStats returns the garbage collections completed and the bytes allocated on the heap so far.
+func gcStats() (cycles, allocs uint64) {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		cycles = s[0].Value.Uint64()
+	}
+	if s[1].Value.Kind() == metrics.KindUint64 {
+		allocs = s[1].Value.Uint64()
+	}
+	return cycles, allocs
 }

@@ -28,6 +28,7 @@ func listen() (coldplug.EventSource, func() any, error) {
 func cpuTimes() cpuSnapshot {
 	c := processCPU()
 	c.Threads, c.MonitorUser, c.MonitorSystem = monitorThread("/proc/self/task")
+	c.GCCycles, c.HeapAllocs = gcStats()
 	return c
 }
 

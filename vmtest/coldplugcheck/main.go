@@ -39,7 +39,7 @@
 // busybox's, the binary indexes too by kmod's.
 // It prints
 //
-//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P monitor_user=S monitor_system=S threads=N setup_user=S events=N event_adds=N kernel_cpu=S user_pct_cpu=P startup=S] guest_busy=S guest_idle=S
+//	KMODBOOT-COLDPLUG-BENCH method=M bound=S done=S modules=N [user=S system=S kernel_busy=S kernel_load=S loads=N user_pct=P monitor_user=S monitor_system=S threads=N setup_user=S events=N event_adds=N kernel_cpu=S user_pct_cpu=P gc=N alloc_mib=M startup=S] guest_busy=S guest_idle=S clocksource=NAME
 //
 // with times in seconds, after a line KMODBOOT-COLDPLUG-MODULES method=M m1,m2,... naming the
 // modules loaded at the end (so the methods' module sets can be compared). The bracketed part
@@ -54,7 +54,10 @@
 // module code count as "(modules)"), and -kernel-log prints the kernel log and the ftrace
 // buffer at the end (with initcall_debug, trace_event=module:module_request, ...). guest_busy and guest_idle
 // are the guest's CPU-seconds (all CPUs together, from /proc/stat) busy and idle between the
-// start and "bound": how much of the machine the method used.
+// start and "bound": how much of the machine the method used. clocksource is the guest kernel's
+// clock: with "tsc", reading the time is a vDSO call; with another ("hpet", "acpi_pm"), which
+// the kernel picks when it finds the TSC unstable under emulation, every read of the time is a
+// system call.
 package main
 
 import (
@@ -130,6 +133,8 @@ type report struct {
 		SetupUser   int64   `json:"setup_user_ns"`
 		KernelCPU   int64   `json:"kernel_cpu_ns"`
 		UserPctCPU  float64 `json:"user_percent_of_kernel_cpu"`
+		GCCycles    uint64  `json:"gc_cycles"`
+		HeapAllocs  uint64  `json:"heap_alloc_bytes"`
 	} `json:"usage"`
 	UptimeAtStart int64 `json:"uptime_at_start_ns"`
 	Events        struct {
@@ -434,8 +439,9 @@ func bench(method string) {
 			line += fmt.Sprintf(" user=%.3f system=%.3f kernel_busy=%.3f kernel_load=%.3f loads=%d user_pct=%.1f monitor_user=%.2f monitor_system=%.2f threads=%d",
 				float64(u.User)/1e9, float64(u.System)/1e9, float64(u.KernelBusy)/1e9, float64(u.KernelLoad)/1e9, u.Loads, u.UserPercent,
 				float64(u.MonUser)/1e9, float64(u.MonSystem)/1e9, u.Threads)
-			line += fmt.Sprintf(" setup_user=%.3f events=%d event_adds=%d kernel_cpu=%.3f user_pct_cpu=%.1f",
-				float64(u.SetupUser)/1e9, rep.Events.Received, rep.Events.Adds, float64(u.KernelCPU)/1e9, u.UserPctCPU)
+			line += fmt.Sprintf(" setup_user=%.3f events=%d event_adds=%d kernel_cpu=%.3f user_pct_cpu=%.1f gc=%d alloc_mib=%.1f",
+				float64(u.SetupUser)/1e9, rep.Events.Received, rep.Events.Adds, float64(u.KernelCPU)/1e9, u.UserPctCPU,
+				u.GCCycles, float64(u.HeapAllocs)/(1<<20))
 			if rep.UptimeAtStart > 0 {
 				line += fmt.Sprintf(" startup=%.3f", (time.Duration(rep.UptimeAtStart) - boot0).Seconds())
 			}
@@ -443,6 +449,9 @@ func bench(method string) {
 		}
 	}
 	line += fmt.Sprintf(" guest_busy=%.3f guest_idle=%.3f", cpuBound.busy-cpu0.busy, cpuBound.idle-cpu0.idle)
+	if b, err := os.ReadFile("/sys/devices/system/clocksource/clocksource0/current_clocksource"); err == nil {
+		line += " clocksource=" + strings.TrimSpace(string(b))
+	}
 	if exitErr != nil {
 		line += " exit=" + strconv.Quote(exitErr.Error())
 	}
