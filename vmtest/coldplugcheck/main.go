@@ -70,10 +70,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -96,6 +99,7 @@ var (
 	coldplugArgs    = flag.String("coldplug-args", "", "more arguments for coldplug, comma-separated; NAME=VALUE items go into its environment")
 	poll            = flag.Duration("poll", 0, "look for the devices every D instead of on uevents (the old harness: 2ms)")
 	kprofile        = flag.Bool("kprofile", false, "reset the kernel profile (boot with profile=2) before the bench method and print it by function after")
+	spinCheck       = flag.Bool("spin", false, "measure how much a fixed user-mode loop slows down per CPU-second while the method runs (see spin)")
 	kernelLog       = flag.Bool("kernel-log", false, "print the kernel log and the ftrace buffer at the end (boot with initcall_debug, trace_event=...)")
 )
 
@@ -145,12 +149,16 @@ type report struct {
 
 func main() {
 	flag.Parse()
-	mountAll()
+	if *mode != "spin" {
+		mountAll()
+	}
 	switch *mode {
 	case "check":
 		check()
 	case "coldplug", "shell", "shell-kmod":
 		bench(*mode)
+	case "spin":
+		spin()
 	default:
 		fmt.Printf("KMODBOOT-CHECK FAIL setup: unknown -mode %q\n", *mode)
 	}
@@ -372,6 +380,15 @@ func bench(method string) {
 		}
 		defer dumpProfile()
 	}
+	var spinAlone float64
+	var spinner *spinProc
+	if *spinCheck {
+		if p, err := startSpin(); err == nil {
+			time.Sleep(300 * time.Millisecond)
+			spinAlone, _ = p.stop()
+		}
+		spinner, _ = startSpin()
+	}
 	devEvents, stop := watchDevices()
 	defer stop()
 	cpu0 := guestCPU()
@@ -449,6 +466,10 @@ func bench(method string) {
 		}
 	}
 	line += fmt.Sprintf(" guest_busy=%.3f guest_idle=%.3f", cpuBound.busy-cpu0.busy, cpuBound.idle-cpu0.idle)
+	if spinner != nil {
+		during, user := spinner.stop()
+		line += fmt.Sprintf(" spin_alone=%.0f spin_during=%.0f spin_user=%.3f", spinAlone, during, user)
+	}
 	if b, err := os.ReadFile("/sys/devices/system/clocksource/clocksource0/current_clocksource"); err == nil {
 		line += " clocksource=" + strings.TrimSpace(string(b))
 	}
@@ -663,4 +684,62 @@ func dumpProfile() {
 		}
 		fmt.Printf("KMODBOOT-KPROF %6d %5.1f%% %s\n", counts[k], 100*float64(counts[k])/float64(total), k)
 	}
+}
+
+// spin is -mode spin: a fixed user-mode loop, rounds of one write to each of 64 pages, until
+// SIGTERM; then it prints how many rounds it made. Its rounds per CPU-second alone and while a
+// method runs (-spin) show how much the emulation slows user code down while the kernel loads
+// modules (each load changes kernel mappings, and an emulator may drop its translations of
+// every CPU's user pages with them), apart from anything coldplug itself does.
+func spin() {
+	buf := make([]byte, 64<<12)
+	var stopped atomic.Bool
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, unix.SIGTERM)
+	go func() { <-sig; stopped.Store(true) }()
+	rounds := 0
+	for !stopped.Load() {
+		for range 64 {
+			for p := 0; p < len(buf); p += 1 << 12 {
+				buf[p]++
+			}
+		}
+		rounds += 64
+	}
+	fmt.Println(rounds)
+}
+
+// spinProc is a running -mode spin child.
+type spinProc struct {
+	cmd *exec.Cmd
+	out bytes.Buffer
+}
+
+func startSpin() (*spinProc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	// In a u-root busybox the binary picks its command by argv[0]: keep this one's.
+	p := &spinProc{cmd: exec.Command(self, "-mode=spin", "-poweroff=false")}
+	p.cmd.Args[0] = os.Args[0]
+	p.cmd.Stdout = &p.out
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// stop ends the child and returns its rounds per second of user CPU, and that user CPU.
+func (p *spinProc) stop() (rate, user float64) {
+	p.cmd.Process.Signal(unix.SIGTERM)
+	p.cmd.Wait()
+	rounds, _ := strconv.ParseFloat(strings.TrimSpace(p.out.String()), 64)
+	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		user = time.Duration(ru.Utime.Nano()).Seconds()
+	}
+	if user > 0 {
+		rate = rounds / user
+	}
+	return rate, user
 }
