@@ -928,8 +928,9 @@ func TestTraceLive(t *testing.T) {
 // driver, second stage included, has finished; but a device driver that is stuck holds them
 // back only for heldMax.
 func TestCPUFeaturesAfterDevices(t *testing.T) {
-	for _, stuck := range []bool{false, true} {
-		t.Run(fmt.Sprintf("stuck=%v", stuck), func(t *testing.T) {
+	for _, tc := range []struct{ stuck, ahead bool }{{}, {stuck: true}, {ahead: true}} {
+		stuck := tc.stuck
+		t.Run(fmt.Sprintf("stuck=%v/counter-ahead=%v", tc.stuck, tc.ahead), func(t *testing.T) {
 			m := loadMachine(t, "6.1-q35")
 			root := stage0(t, m)
 			l := newFakeLoader(t, m, root)
@@ -939,6 +940,11 @@ func TestCPUFeaturesAfterDevices(t *testing.T) {
 			// the uevent of the device it made, and only the counter tells that one is due.
 			if err := l.events.NumberEvents(filepath.Join(root, "sys/kernel/uevent_seqnum")); err != nil {
 				t.Fatal(err)
+			}
+			if tc.ahead {
+				// The counter names an event that never comes: the CPU features must still
+				// go, after the quiet period rather than heldMax.
+				l.onLoad = func(string) { writeCounter(t, root, 1<<40) }
 			}
 			for _, d := range m.First {
 				if strings.HasPrefix(d.Modalias, "cpu:") {
@@ -956,6 +962,9 @@ func TestCPUFeaturesAfterDevices(t *testing.T) {
 			start := time.Now()
 			rep := run(t, Options{Root: root, Loader: l, Events: l.events, Quiet: 50 * time.Millisecond, CPUFeatures: CPUAfterDevices}, bound)
 			firstCPU, lastDevice := cpuSpan(t, rep)
+			if tc.ahead && firstCPU >= heldMax {
+				t.Errorf("with an uevent that never comes the CPU features started at %v, want after the quiet period, not heldMax (%v)", firstCPU, heldMax)
+			}
 			if !stuck && firstCPU < lastDevice {
 				t.Errorf("first CPU-feature module at %v, before the last device driver was done (%v)", firstCPU, lastDevice)
 			}
