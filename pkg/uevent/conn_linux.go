@@ -47,8 +47,7 @@ type Conn struct {
 	f  *os.File
 	rc syscall.RawConn
 	// buf, oob and the recvmsg arguments are used only by Receive, and set up once: a boot
-	// brings hundreds of events, and each one used to allocate the sender's address and the
-	// parsed control messages.
+	// brings hundreds of events, and receiving one allocates nothing but the parsed Event.
 	buf  []byte
 	oob  []byte
 	from unix.RawSockaddrNetlink
@@ -113,7 +112,7 @@ func Listen(opts Options) (*Conn, error) {
 // readOnce is the RawConn.Read callback: one recvmsg, done unless the socket had nothing.
 func (c *Conn) readOnce(fd uintptr) bool {
 	c.n, c.oobn, c.flags, c.rerr = c.recvmsg(fd)
-	return c.rerr != unix.EAGAIN && c.rerr != unix.EINTR
+	return !errors.Is(c.rerr, unix.EAGAIN) && !errors.Is(c.rerr, unix.EINTR)
 }
 
 // recvmsg receives one datagram into c.buf without blocking, its sender's address into c.from
