@@ -588,13 +588,11 @@ func (c *Coldplug) loop(ctx context.Context) *Report {
 // event this process will never receive (one for another network namespace) leaves coldplug
 // unsettled, and the quiet period ends it as before.
 func (c *Coldplug) settled() bool {
-	if c.opts.WaitQuiet || !c.eventsLive || !c.seqKnown || !c.scanned || len(c.held) > 0 {
+	if c.opts.WaitQuiet || !c.scanned || len(c.held) > 0 {
 		return false
 	}
-	// In this order: once seqSeen has reached the counter, every event up to it that the
-	// reader forwarded is counted in forwarded, and only this goroutine takes it back out.
-	n, ok := kernelSeqnum(c.opts.Root)
-	return ok && n <= c.seqSeen.Load() && c.forwarded.Load() == 0
+	in, known := c.eventsIn()
+	return known && in
 }
 
 // eventsTakenIn reports whether the loop has taken in every uevent the kernel has sent, as far
@@ -602,11 +600,23 @@ func (c *Coldplug) settled() bool {
 // for the loop, and the result must not be taken as "every driver has finished" before the
 // device is queued. It is true when uevents do not flow or their counter is unknown.
 func (c *Coldplug) eventsTakenIn() bool {
+	in, known := c.eventsIn()
+	return !known || in
+}
+
+// eventsIn reports whether the loop has taken in every uevent up to the kernel's counter (in),
+// and whether it can know (known: uevents flow and the counter can be read).
+func (c *Coldplug) eventsIn() (in, known bool) {
 	if !c.eventsLive || !c.seqKnown {
-		return true
+		return false, false
 	}
+	// In this order: once seqSeen has reached the counter, every event up to it that the
+	// reader forwarded is counted in forwarded, and only this goroutine takes it back out.
 	n, ok := kernelSeqnum(c.opts.Root)
-	return !ok || n <= c.seqSeen.Load() && c.forwarded.Load() == 0
+	if !ok {
+		return false, false
+	}
+	return n <= c.seqSeen.Load() && c.forwarded.Load() == 0, true
 }
 
 // dispatch starts queued loads while slots are free.
