@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -128,9 +129,12 @@ func Parse(b []byte) (*Event, error) {
 	if !strings.HasPrefix(e.DevPath, "/") || strings.ContainsAny(e.DevPath, "\n\r") {
 		return nil, malformed("header %q: device path must start with '/'", clip(header))
 	}
-	var seen map[string]bool // keys so far, once there are too many to look back through
+	// The keys so far, to refuse a duplicate: a list while short (kernel events have 5 to 20
+	// variables), a set past dupLookBack.
+	var short [dupLookBack]string
+	keys := short[:0]
+	var seen map[string]bool
 	for i, rest := 1, env; rest != ""; i++ {
-		start := len(env) - len(rest)
 		var f string
 		f, rest, _ = strings.Cut(rest, "\x00")
 		if f == "" {
@@ -143,8 +147,19 @@ func Parse(b []byte) (*Event, error) {
 		if err := checkKey(key); err != nil {
 			return nil, err
 		}
-		if dupKey(env[:start], key, i, &seen) {
+		if seen == nil && len(keys) == dupLookBack {
+			seen = make(map[string]bool, 2*dupLookBack)
+			for _, k := range keys {
+				seen[k] = true
+			}
+		}
+		if seen != nil && seen[key] || seen == nil && slices.Contains(keys, key) {
 			return nil, malformed("variable %s appears twice", key)
+		}
+		if seen != nil {
+			seen[key] = true
+		} else {
+			keys = append(keys, key)
 		}
 		switch key {
 		case "ACTION":
@@ -170,39 +185,8 @@ func Parse(b []byte) (*Event, error) {
 	return e, nil
 }
 
-// dupLookBack is how many fields dupKey compares a key against one by one; past it, it keeps a
-// set. Kernel events have 5 to 20 variables.
+// dupLookBack is how many keys Parse compares a key against one by one before it keeps a set.
 const dupLookBack = 32
-
-// dupKey reports whether key already appears among the fields in before (the i-1 fields that
-// come before it). *seen is the set of keys once there are more than dupLookBack fields.
-func dupKey(before, key string, i int, seen *map[string]bool) bool {
-	if i <= dupLookBack {
-		for rest := before; rest != ""; {
-			var f string
-			f, rest, _ = strings.Cut(rest, "\x00")
-			if k, _, ok := strings.Cut(f, "="); ok && k == key {
-				return true
-			}
-		}
-		return false
-	}
-	if *seen == nil {
-		*seen = map[string]bool{}
-		for rest := before; rest != ""; {
-			var f string
-			f, rest, _ = strings.Cut(rest, "\x00")
-			if k, _, ok := strings.Cut(f, "="); ok {
-				(*seen)[k] = true
-			}
-		}
-	}
-	if (*seen)[key] {
-		return true
-	}
-	(*seen)[key] = true
-	return false
-}
 
 // checkAction accepts a lowercase word, as every kernel action is.
 func checkAction(a string) error {
