@@ -204,23 +204,28 @@ type benchResult struct {
 	bound, done, user, system, kernelBusy, monitorUser, kernelCPU float64
 }
 
-var benchRE = regexp.MustCompile(`KMODBOOT-COLDPLUG-BENCH method=(\S+) bound=([\d.]+) done=([\d.]+)(?: modules=\d+)?(?: user=([\d.]+) system=([\d.]+) kernel_busy=([\d.]+))?`)
-
+// parseBench reads the first KMODBOOT-COLDPLUG-BENCH result line in out: its key=value fields
+// (0 when absent: a shell line has none of coldplug's).
 func parseBench(out string) (benchResult, bool) {
-	m := benchRE.FindStringSubmatch(out)
-	if m == nil {
+	const marker = "KMODBOOT-COLDPLUG-BENCH method="
+	i := strings.Index(out, marker)
+	if i < 0 {
 		return benchResult{}, false
 	}
-	f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
-	// Later fields of coldplug's line, by name (0 when absent).
-	field := func(key string) float64 {
-		if m := regexp.MustCompile(`KMODBOOT-COLDPLUG-BENCH .* ` + key + `=([\d.]+)`).FindStringSubmatch(out); m != nil {
-			return f(m[1])
+	line, _, _ := strings.Cut(out[i:], "\n")
+	fields := map[string]float64{}
+	for _, kv := range strings.Fields(line) {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				fields[k] = f
+			}
 		}
-		return 0
 	}
-	return benchResult{bound: f(m[2]), done: f(m[3]), user: f(m[4]), system: f(m[5]), kernelBusy: f(m[6]),
-		monitorUser: field("monitor_user"), kernelCPU: field("kernel_cpu")}, true
+	if _, ok := fields["bound"]; !ok {
+		return benchResult{}, false
+	}
+	return benchResult{bound: fields["bound"], done: fields["done"], user: fields["user"], system: fields["system"],
+		kernelBusy: fields["kernel_busy"], monitorUser: fields["monitor_user"], kernelCPU: fields["kernel_cpu"]}, true
 }
 
 // TestParseBench reads a coldplug line as coldplugcheck prints it, and a shell line without

@@ -383,11 +383,15 @@ func bench(method string) {
 	var spinAlone float64
 	var spinner *spinProc
 	if *spinCheck {
-		if p, err := startSpin(); err == nil {
+		p, err := startSpin()
+		if err == nil {
 			time.Sleep(300 * time.Millisecond)
 			spinAlone, _ = p.stop()
+			spinner, err = startSpin()
 		}
-		spinner, _ = startSpin()
+		if err != nil {
+			fmt.Printf("coldplugcheck: -spin: start the spin loop (%s -mode=spin): %v\n", os.Args[0], err)
+		}
 	}
 	devEvents, stop := watchDevices()
 	defer stop()
@@ -734,7 +738,10 @@ func startSpin() (*spinProc, error) {
 func (p *spinProc) stop() (rate, user float64) {
 	p.cmd.Process.Signal(unix.SIGTERM)
 	p.cmd.Wait()
-	rounds, _ := strconv.ParseFloat(strings.TrimSpace(p.out.String()), 64)
+	rounds, err := strconv.ParseFloat(strings.TrimSpace(p.out.String()), 64)
+	if err != nil {
+		fmt.Printf("coldplugcheck: -spin: the spin loop printed %q, not its count of rounds (is %s this program?)\n", p.out.String(), os.Args[0])
+	}
 	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		user = time.Duration(ru.Utime.Nano()).Seconds()
 	}
