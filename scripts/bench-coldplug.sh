@@ -18,7 +18,7 @@
 # coldplug; a coldplug method may carry flags after a colon: METHODS="shell coldplug
 # coldplug:-j=4,GOMAXPROCS=1" alternates two variants),
 # CHECK_ARGS (coldplugcheck flags: CHECK_ARGS=-kprofile KERNEL_ARGS=profile=2 prints each boot's
-# kernel profile by function). Takes about a minute per boot.
+# kernel profile by function, CHECK_ARGS=-syscalls its system calls by command and thread). Takes about a minute per boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KMODBOOT_VMBENCH=${ROUNDS:-3} KMODBOOT_VMBENCH_SERIES=${SERIES:-"6.1 6.12"} KMODBOOT_VMBENCH_SMP=${SMP:-"1 2"} \
@@ -28,4 +28,4 @@ KMODBOOT_VMBENCH=${ROUNDS:-3} KMODBOOT_VMBENCH_SERIES=${SERIES:-"6.1 6.12"} KMOD
 	awk '/KMODBOOT-COLDPLUG-BENCH-FAIL/ { ctx = 40 }  # a boot without a result: the end of its console
 		ctx > 0 { ctx--; print; next }
 		/devices.go/ { next }
-		/KMODBOOT-COLDPLUG-(BENCH|MODULES)|KMODBOOT-KPROF|^(---|ok|FAIL|PASS)/' | sed 's/^ *coldplug_test.go:[0-9]*: //'
+		/KMODBOOT-COLDPLUG-(BENCH|MODULES)|KMODBOOT-KPROF|KMODBOOT-SYSCALLS|^(---|ok|FAIL|PASS)/' | sed 's/^ *coldplug_test.go:[0-9]*: //'

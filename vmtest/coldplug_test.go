@@ -320,7 +320,7 @@ func TestColdplugBench(t *testing.T) {
 							t.Errorf("KMODBOOT-COLDPLUG-BENCH-FAIL %s round %d: no result; console ends:\n%s", method, r, tail(log.String()))
 							continue
 						}
-						lines := append(log.Lines("KMODBOOT-COLDPLUG-BENCH"), log.Lines("KMODBOOT-KPROF")...)
+						lines := append(log.Lines("KMODBOOT-COLDPLUG-BENCH"), append(log.Lines("KMODBOOT-KPROF"), log.Lines("KMODBOOT-SYSCALLS")...)...)
 						if r == 0 {
 							lines = append(log.Lines("KMODBOOT-COLDPLUG-MODULES"), lines...)
 						}

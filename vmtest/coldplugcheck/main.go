@@ -7,7 +7,7 @@
 //
 //	coldplugcheck [-mode check|coldplug|shell|shell-kmod] [-nics N] [-disks vda,sda,...]
 //	              [-expect-modules LIST] [-expect-unmatched LIST] [-poweroff]
-//	              [-kprofile] [-kernel-log]
+//	              [-kprofile] [-syscalls] [-spin] [-kernel-log]
 //
 // Description:
 //
@@ -51,7 +51,8 @@
 //
 // To see where the kernel's time goes: -kprofile (with the kernel argument profile=2) prints
 // the kernel's tick profile of the timed method by function (KMODBOOT-KPROF lines; samples in
-// module code count as "(modules)"), and -kernel-log prints the kernel log and the ftrace
+// module code count as "(modules)"), -syscalls counts the method's system calls by command,
+// and for coldplug by thread (KMODBOOT-SYSCALLS lines, from a tracefs histogram), and -kernel-log prints the kernel log and the ftrace
 // buffer at the end (with initcall_debug, trace_event=module:module_request, ...). guest_busy and guest_idle
 // are the guest's CPU-seconds (all CPUs together, from /proc/stat) busy and idle between the
 // start and "bound": how much of the machine the method used. clocksource is the guest kernel's
@@ -100,6 +101,7 @@ var (
 	poll            = flag.Duration("poll", 0, "look for the devices every D instead of on uevents (the old harness: 2ms)")
 	kprofile        = flag.Bool("kprofile", false, "reset the kernel profile (boot with profile=2) before the bench method and print it by function after")
 	spinCheck       = flag.Bool("spin", false, "measure how much a fixed user-mode loop slows down per CPU-second while the method runs (see spin)")
+	syscalls        = flag.Bool("syscalls", false, "count the bench method's system calls by thread and by call (a tracefs histogram on raw_syscalls:sys_enter)")
 	kernelLog       = flag.Bool("kernel-log", false, "print the kernel log and the ftrace buffer at the end (boot with initcall_debug, trace_event=...)")
 )
 
@@ -379,6 +381,13 @@ func bench(method string) {
 			fmt.Printf("coldplugcheck: reset /proc/profile: %v\n", err)
 		}
 		defer dumpProfile()
+	}
+	if *syscalls {
+		if stop, err := countSyscalls(); err != nil {
+			fmt.Printf("KMODBOOT-SYSCALLS FAIL: %v\n", err)
+		} else {
+			defer stop()
+		}
 	}
 	var spinAlone float64
 	var spinner *spinProc
