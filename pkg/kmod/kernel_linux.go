@@ -34,6 +34,32 @@ func threadCPU() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
+// blockSignals blocks every signal the calling thread can block and returns its previous mask;
+// ok is false when the mask could not be changed. The caller must be locked to its thread.
+//
+// A load call runs the module's init, and with it the probes of its devices, in the calling
+// thread; a signal pending on that thread makes the kernel's interruptible waits in there
+// return early (msleep_interruptible, wait_event_interruptible) or the call restart. kmod's
+// modprobe never gets signals it did not ask for, but a Go program does: the runtime's
+// preemption (SIGURG) and, while profiling, SIGPROF from the thread's CPU timer, which a load
+// using a tenth of a second of kernel CPU always crosses. Blocked, they stay pending until the
+// call returns. Signals sent to the process go to its other threads; SIGKILL and SIGSTOP cannot
+// be blocked and act as before.
+func blockSignals() (old unix.Sigset_t, ok bool) {
+	var all unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	return old, unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old) == nil
+}
+
+// restoreSignals sets the calling thread's signal mask back to what blockSignals returned.
+func restoreSignals(old unix.Sigset_t, ok bool) {
+	if ok {
+		unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	}
+}
+
 // defaultKernel returns the running kernel.
 func defaultKernel() Kernel { return LinuxKernel{} }
 

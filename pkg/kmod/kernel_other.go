@@ -18,4 +18,9 @@ func (otherKernel) DeleteModule(string, int) error     { return errNotLinux }
 func defaultKernel() Kernel                            { return otherKernel{} }
 func threadCPU() time.Duration                         { return 0 }
 
+type sigset struct{}
+
+func blockSignals() (sigset, bool) { return sigset{}, false }
+func restoreSignals(sigset, bool)  {}
+
 const unloadFlags = syscall.O_NONBLOCK

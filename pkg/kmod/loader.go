@@ -790,10 +790,13 @@ func (l *Loader) initModule(n *node, r Result) (time.Duration, error) {
 
 // measured makes a load system call and returns its error and the CPU time its thread used
 // meanwhile (Result.CPU). The goroutine stays on its thread for the call, so that both
-// readings of the thread's clock are of the thread that made it.
+// readings of the thread's clock are of the thread that made it, and the thread blocks signals
+// meanwhile, so that none is pending while the module's init runs (see blockSignals).
 func measured(call func() error) (time.Duration, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	mask, blocked := blockSignals()
+	defer restoreSignals(mask, blocked) // before the thread is let go
 	t0 := threadCPU()
 	err := call()
 	return max(threadCPU()-t0, 0), err
