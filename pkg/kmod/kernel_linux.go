@@ -48,7 +48,7 @@ func threadCPU() time.Duration {
 func blockSignals() (old unix.Sigset_t, ok bool) {
 	var all unix.Sigset_t
 	for i := range all.Val {
-		all.Val[i] = ^uint64(0)
+		all.Val[i] = ^all.Val[i] // every bit, whatever the word size of the architecture
 	}
 	return old, unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old) == nil
 }
