@@ -2,9 +2,6 @@ package kmod_test
 
 import (
 	"context"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -13,27 +10,6 @@ import (
 	"github.com/kmodboot/kmodboot/pkg/kmod"
 	"github.com/kmodboot/kmodboot/pkg/kmod/kmodtest"
 )
-
-// blockedSignals returns the calling thread's blocked-signal mask (SigBlk in
-// /proc/thread-self/status).
-func blockedSignals(t *testing.T) uint64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/thread-self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "SigBlk:"); ok {
-			m, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil {
-				t.Fatalf("SigBlk %q: %v", v, err)
-			}
-			return m
-		}
-	}
-	t.Fatal("no SigBlk in /proc/thread-self/status")
-	return 0
-}
 
 // kernelMask records the calling thread's blocked signals in every load call.
 type kernelMask struct {
@@ -44,7 +20,7 @@ type kernelMask struct {
 }
 
 func (k *kernelMask) record(op string) {
-	m := blockedSignals(k.t)
+	m := kmod.BlockedSignals(k.t)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.masks[op] = m
