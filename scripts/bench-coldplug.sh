@@ -18,7 +18,8 @@
 # coldplug; a coldplug method may carry flags after a colon: METHODS="shell coldplug
 # coldplug:-j=4,GOMAXPROCS=1" alternates two variants),
 # CHECK_ARGS (coldplugcheck flags: CHECK_ARGS=-kprofile KERNEL_ARGS=profile=2 prints each boot's
-# kernel profile by function, CHECK_ARGS=-syscalls its system calls by command and thread). Takes about a minute per boot.
+# kernel profile by function, CHECK_ARGS=-syscalls its system calls by command and thread).
+# Takes about a minute per boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KMODBOOT_VMBENCH=${ROUNDS:-3} KMODBOOT_VMBENCH_SERIES=${SERIES:-"6.1 6.12"} KMODBOOT_VMBENCH_SMP=${SMP:-"1 2"} \
