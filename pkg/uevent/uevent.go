@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,10 +63,8 @@ func (e *Event) Get(key string) string {
 
 // Lookup returns the value of variable key and whether the message has it.
 func (e *Event) Lookup(key string) (string, bool) {
-	for rest := e.env; rest != ""; {
-		var f string
-		f, rest, _ = strings.Cut(rest, "\x00")
-		if k, v, ok := strings.Cut(f, "="); ok && k == key {
+	for k, v := range e.vars() {
+		if k == key {
 			return v, true
 		}
 	}
@@ -74,15 +74,20 @@ func (e *Event) Lookup(key string) (string, bool) {
 // Vars returns every KEY=VALUE variable of the message, the ones in Event's fields included,
 // as a new map.
 func (e *Event) Vars() map[string]string {
-	m := map[string]string{}
-	for rest := e.env; rest != ""; {
-		var f string
-		f, rest, _ = strings.Cut(rest, "\x00")
-		if k, v, ok := strings.Cut(f, "="); ok {
-			m[k] = v
+	return maps.Collect(e.vars())
+}
+
+// vars yields the message's variables in order (Parse has checked them).
+func (e *Event) vars() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for rest := e.env; rest != ""; {
+			var f string
+			f, rest, _ = strings.Cut(rest, "\x00")
+			if k, v, ok := strings.Cut(f, "="); ok && !yield(k, v) {
+				return
+			}
 		}
 	}
-	return m
 }
 
 // String formats the event the way `udevadm monitor --kernel` prints it.

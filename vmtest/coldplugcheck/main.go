@@ -52,9 +52,9 @@
 // To see where the kernel's time goes: -kprofile (with the kernel argument profile=2) prints
 // the kernel's tick profile of the timed method by function (KMODBOOT-KPROF lines; samples in
 // module code count as "(modules)"), -syscalls counts the method's system calls by command,
-// and for coldplug by thread (KMODBOOT-SYSCALLS lines, from a tracefs histogram), and -kernel-log prints the kernel log and the ftrace
-// buffer at the end (with initcall_debug, trace_event=module:module_request, ...). guest_busy and guest_idle
-// are the guest's CPU-seconds (all CPUs together, from /proc/stat) busy and idle between the
+// and for coldplug by thread (KMODBOOT-SYSCALLS lines, from a tracefs histogram), and
+// -kernel-log prints the kernel log and the ftrace buffer at the end (with initcall_debug,
+// trace_event=module:module_request, ...). guest_busy and guest_idle are the guest's CPU-seconds (all CPUs together, from /proc/stat) busy and idle between the
 // start and "bound": how much of the machine the method used. clocksource is the guest kernel's
 // clock: with "tsc", reading the time is a vDSO call; with another ("hpet", "acpi_pm"), which
 // the kernel picks when it finds the TSC unstable under emulation, every read of the time is a
@@ -619,12 +619,24 @@ func dumpKernelLog() {
 			os.Stdout.Write(buf[:n])
 		}
 	}
-	os.MkdirAll("/sys/kernel/tracing", 0o755)
-	unix.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, "")
-	if b, err := os.ReadFile("/sys/kernel/tracing/trace"); err == nil {
+	if err := mountTracefs(); err != nil {
+		fmt.Printf("coldplugcheck: %v\n", err)
+	} else if b, err := os.ReadFile(tracefs + "/trace"); err == nil {
 		os.Stdout.Write(b)
 	}
 	fmt.Println("KMODBOOT-KLOG-END")
+}
+
+// tracefs is where mountTracefs mounts the kernel's tracing filesystem.
+const tracefs = "/sys/kernel/tracing"
+
+// mountTracefs mounts tracefs on /sys/kernel/tracing unless it is there already.
+func mountTracefs() error {
+	os.MkdirAll(tracefs, 0o755)
+	if err := unix.Mount("tracefs", tracefs, "tracefs", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("mount tracefs on %s (does the kernel have CONFIG_TRACING?): %w", tracefs, err)
+	}
+	return nil
 }
 
 // dumpProfile prints the kernel's profile (/proc/profile, boot with profile=2) by function,

@@ -7,14 +7,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // histTrigger counts every system call by thread (with its command name) and call number.
 const histTrigger = "hist:keys=common_pid.execname,id.syscall:vals=hitcount:size=8192"
 
-const sysEnter = "/sys/kernel/tracing/events/raw_syscalls/sys_enter/"
+const sysEnter = tracefs + "/events/raw_syscalls/sys_enter/"
 
 // countSyscalls sets a tracefs histogram on raw_syscalls:sys_enter; the function it returns
 // prints the counts of the method's processes (every command but this one), then removes the
@@ -22,9 +20,8 @@ const sysEnter = "/sys/kernel/tracing/events/raw_syscalls/sys_enter/"
 // thread, which shows what the Go runtime's threads do (the monitor thread's nanosleeps, the
 // scheduler's clock reads when the clocksource is not one the vDSO reads).
 func countSyscalls() (func(), error) {
-	os.MkdirAll("/sys/kernel/tracing", 0o755)
-	if err := unix.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, ""); err != nil && err != unix.EBUSY {
-		return nil, fmt.Errorf("mount tracefs: %w", err)
+	if err := mountTracefs(); err != nil {
+		return nil, err
 	}
 	if err := os.WriteFile(sysEnter+"trigger", []byte(histTrigger), 0); err != nil {
 		return nil, fmt.Errorf("set the histogram trigger on raw_syscalls:sys_enter (does the kernel have CONFIG_HIST_TRIGGERS?): %w", err)
