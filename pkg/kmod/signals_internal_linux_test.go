@@ -1,12 +1,18 @@
 package kmod
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // BlockedSignals returns the calling thread's blocked-signal mask (SigBlk in
@@ -53,5 +59,47 @@ func TestMeasuredRestoresSignalMask(t *testing.T) {
 	}()
 	if after := BlockedSignals(t); after != before {
 		t.Errorf("SigBlk after a call that panicked = %016x, want %016x as before it", after, before)
+	}
+}
+
+// profSignalSelf sends SIGPROF to the calling thread, as its CPU timer does while a profile
+// runs.
+func profSignalSelf(t *testing.T) {
+	if err := unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGPROF); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMeasuredDropsProfileSignal: a SIGPROF that comes during a load call does not become a
+// profile sample at the unblocking of signals after it (which would show the kernel's time in
+// the call as time in rt_sigprocmask), while one outside a call is a sample as usual.
+func TestMeasuredDropsProfileSignal(t *testing.T) {
+	var prof bytes.Buffer
+	if err := pprof.StartCPUProfile(&prof); err != nil {
+		t.Skipf("a CPU profile is running already: %v", err)
+	}
+	runtime.LockOSThread()
+	for range 50 {
+		measured(func() error { profSignalSelf(t); return nil })
+	}
+	for range 50 {
+		profSignalSelf(t)
+	}
+	runtime.UnlockOSThread()
+	pprof.StopCPUProfile()
+	zr, err := gzip.NewReader(&prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The profile's string table names the functions of its samples' stacks.
+	if !bytes.Contains(b, []byte("kmod.profSignalSelf")) {
+		t.Fatal("the profile has no sample from the signals sent outside load calls: it cannot show anything")
+	}
+	if bytes.Contains(b, []byte("kmod.restoreSignals")) {
+		t.Error("the profile has samples in restoreSignals: SIGPROFs from inside load calls were delivered at the unblocking")
 	}
 }
