@@ -29,7 +29,10 @@ func (LinuxKernel) DeleteModule(name string, flags int) error {
 // clock cannot be read.
 func threadCPU() time.Duration {
 	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+	// A raw call: it never blocks, so the scheduler need not hear of it (unix.ClockGettime
+	// goes through entersyscall and exitsyscall, and may wake the runtime's monitor thread).
+	_, _, errno := unix.RawSyscall(unix.SYS_CLOCK_GETTIME, unix.CLOCK_THREAD_CPUTIME_ID, uintptr(unsafe.Pointer(&ts)), 0)
+	if errno != 0 {
 		return 0
 	}
 	return time.Duration(ts.Nano())
@@ -75,11 +78,11 @@ func dropProfileSignal() {
 	bits := uint(unsafe.Sizeof(set.Val[0])) * 8
 	n := uint(unix.SIGPROF) - 1
 	set.Val[n/bits] |= 1 << (n % bits)
-	var zero unix.Timespec // poll: never wait
+	var zero unix.Timespec // poll: never wait, so a raw call (see threadCPU)
 	// The kernel's sigset is 8 bytes on most architectures and 16 on MIPS (128 signals): a
 	// size it does not take gives EINVAL, so try the other.
 	for _, size := range []uintptr{8, 16} {
-		_, _, errno := unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&set)), 0,
+		_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&set)), 0,
 			uintptr(unsafe.Pointer(&zero)), size, 0, 0)
 		if errno != unix.EINVAL {
 			return // taken, or none pending (EAGAIN)
