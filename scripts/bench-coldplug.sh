@@ -18,12 +18,16 @@
 # coldplug; a coldplug method may carry flags after a colon: METHODS="shell coldplug
 # coldplug:-j=4,GOMAXPROCS=1" alternates two variants),
 # CHECK_ARGS (coldplugcheck flags: CHECK_ARGS=-kprofile KERNEL_ARGS=profile=2 prints each boot's
-# kernel profile by function, CHECK_ARGS=-syscalls its system calls by command and thread).
+# kernel profile by function, CHECK_ARGS=-syscalls its system calls by command and thread),
+# QEMU_ARGS (more QEMU arguments: QEMU_ARGS="-icount shift=0,sleep=off" SMP=1 makes the guest's
+# clock count instructions, one a nanosecond, so that every time, CPU times included, is
+# instructions executed instead of host time; QEMU then runs all guest CPUs on one host
+# thread, so only SMP=1 means anything).
 # Takes about a minute per boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KMODBOOT_VMBENCH=${ROUNDS:-3} KMODBOOT_VMBENCH_SERIES=${SERIES:-"6.1 6.12"} KMODBOOT_VMBENCH_SMP=${SMP:-"1 2"} \
-	KMODBOOT_VMBENCH_COLDPLUG_ARGS=${COLDPLUG_ARGS:-} KMODBOOT_VMBENCH_KERNEL_ARGS=${KERNEL_ARGS:-} \
+	KMODBOOT_VMBENCH_COLDPLUG_ARGS=${COLDPLUG_ARGS:-} KMODBOOT_VMBENCH_KERNEL_ARGS=${KERNEL_ARGS:-} KMODBOOT_VMBENCH_QEMU_ARGS=${QEMU_ARGS:-} \
 	KMODBOOT_VMBENCH_METHODS=${METHODS:-} KMODBOOT_VMBENCH_CHECK_ARGS=${CHECK_ARGS:-} \
 	go test -count=1 -run '^TestColdplugBench$' -timeout 3h -v ./vmtest/ |
 	awk '/KMODBOOT-COLDPLUG-BENCH-FAIL/ { ctx = 40 }  # a boot without a result: the end of its console

@@ -263,9 +263,10 @@ func median(v []float64) float64 {
 // series are KMODBOOT_VMBENCH_SERIES (default "6.1 6.12"), the guest CPU counts
 // KMODBOOT_VMBENCH_SMP (default "1 2"), KMODBOOT_VMBENCH_COLDPLUG_ARGS adds coldplug flags
 // (comma-separated, e.g. "-j=1"), KMODBOOT_VMBENCH_KERNEL_ARGS kernel arguments for both
-// methods (space-separated, e.g. "module.async_probe=1"), KMODBOOT_VMBENCH_METHODS the methods
-// and KMODBOOT_VMBENCH_CHECK_ARGS coldplugcheck flags (e.g. "-kprofile" with the kernel
-// argument profile=2: where the kernel's time went).
+// methods (space-separated, e.g. "module.async_probe=1"), KMODBOOT_VMBENCH_METHODS the methods,
+// KMODBOOT_VMBENCH_CHECK_ARGS coldplugcheck flags (e.g. "-kprofile" with the kernel argument
+// profile=2: where the kernel's time went) and KMODBOOT_VMBENCH_QEMU_ARGS more QEMU arguments
+// (e.g. "-icount shift=0,sleep=off": guest time counted in instructions; see the README).
 func TestColdplugBench(t *testing.T) {
 	skipShort(t)
 	rounds, _ := strconv.Atoi(os.Getenv("KMODBOOT_VMBENCH"))
@@ -296,10 +297,11 @@ func TestColdplugBench(t *testing.T) {
 	extra := os.Getenv("KMODBOOT_VMBENCH_COLDPLUG_ARGS")
 	checkArgs := strings.Fields(os.Getenv("KMODBOOT_VMBENCH_CHECK_ARGS"))
 	kargs := os.Getenv("KMODBOOT_VMBENCH_KERNEL_ARGS")
+	qemuArgs := os.Getenv("KMODBOOT_VMBENCH_QEMU_ARGS")
 	for _, s := range series {
 		for _, smp := range smps {
 			t.Run(s+"/smp="+smp, func(t *testing.T) {
-				t.Setenv("VMTEST_QEMU_APPEND", "-smp "+smp)
+				t.Setenv("VMTEST_QEMU_APPEND", strings.TrimSpace("-smp "+smp+" "+qemuArgs))
 				k := FetchKernel(t, s)
 				img := coldplugImage(t, k, slices.Contains(methods, "shell-kmod"))
 				res := map[string][]benchResult{}
