@@ -653,16 +653,39 @@ func dumpProfile() {
 		fmt.Printf("coldplugcheck: /proc/kallsyms: %v\n", err)
 		return
 	}
+	total, funcs := kernelProfile(b, string(ks))
+	fmt.Printf("KMODBOOT-KPROF total=%d samples\n", total)
+	for i, f := range funcs {
+		if i == 60 {
+			break
+		}
+		fmt.Printf("KMODBOOT-KPROF %6d %5.1f%% %s (hottest +%#x: %d)\n", f.samples, 100*float64(f.samples)/float64(total), f.name, f.hotOffset, f.hotSamples)
+	}
+}
+
+// profFunc is one function's share of the kernel profile: its samples, and the offset in it
+// with the most.
+type profFunc struct {
+	name       string
+	samples    uint64
+	hotOffset  uint64
+	hotSamples uint64
+}
+
+// kernelProfile adds up a /proc/profile image (a bucket size, then one 32-bit little-endian
+// count per bucket of text from _stext, then the modules' bucket) by the function of
+// kallsyms (/proc/kallsyms text) each bucket falls in, most samples first.
+func kernelProfile(profile []byte, kallsyms string) (total uint64, funcs []profFunc) {
 	type sym struct {
 		addr uint64
 		name string
 	}
 	var syms []sym
 	var stext uint64
-	for _, l := range strings.Split(string(ks), "\n") {
+	for _, l := range strings.Split(kallsyms, "\n") {
 		f := strings.Fields(l)
 		if len(f) != 3 {
-			continue
+			continue // a module's symbol ("[name]" after it): its samples are in the last bucket
 		}
 		a, err := strconv.ParseUint(f[0], 16, 64)
 		if err != nil {
@@ -674,11 +697,24 @@ func dumpProfile() {
 		syms = append(syms, sym{a, f[2]})
 	}
 	sort.Slice(syms, func(i, j int) bool { return syms[i].addr < syms[j].addr })
-	n := len(b) / 4
-	word := func(i int) uint64 { return uint64(binary.LittleEndian.Uint32(b[4*i:])) }
+	n := len(profile) / 4
+	if n < 2 {
+		return 0, nil
+	}
+	word := func(i int) uint64 { return uint64(binary.LittleEndian.Uint32(profile[4*i:])) }
 	step := word(0) // bytes per bucket
-	counts := map[string]uint64{}
-	var total uint64
+	byName := map[string]*profFunc{}
+	add := func(name string, off, v uint64) {
+		f := byName[name]
+		if f == nil {
+			f = &profFunc{name: name}
+			byName[name] = f
+		}
+		f.samples += v
+		if v > f.hotSamples {
+			f.hotOffset, f.hotSamples = off, v
+		}
+	}
 	for i := 1; i < n; i++ {
 		v := word(i)
 		if v == 0 {
@@ -686,29 +722,27 @@ func dumpProfile() {
 		}
 		total += v
 		if i == n-1 {
-			counts["(modules)"] += v
+			add("(modules)", 0, v)
 			continue
 		}
 		pc := stext + uint64(i-1)*step
 		k := sort.Search(len(syms), func(j int) bool { return syms[j].addr > pc }) - 1
-		name := "?"
-		if k >= 0 {
-			name = fmt.Sprintf("%s+%#x", syms[k].name, pc-syms[k].addr)
+		if k < 0 {
+			add("?", 0, v)
+			continue
 		}
-		counts[name] += v
+		add(syms[k].name, pc-syms[k].addr, v)
 	}
-	names := make([]string, 0, len(counts))
-	for k := range counts {
-		names = append(names, k)
+	for _, f := range byName {
+		funcs = append(funcs, *f)
 	}
-	sort.Slice(names, func(i, j int) bool { return counts[names[i]] > counts[names[j]] })
-	fmt.Printf("KMODBOOT-KPROF total=%d samples\n", total)
-	for i, k := range names {
-		if i == 60 {
-			break
+	sort.Slice(funcs, func(i, j int) bool {
+		if funcs[i].samples != funcs[j].samples {
+			return funcs[i].samples > funcs[j].samples
 		}
-		fmt.Printf("KMODBOOT-KPROF %6d %5.1f%% %s\n", counts[k], 100*float64(counts[k])/float64(total), k)
-	}
+		return funcs[i].name < funcs[j].name
+	})
+	return total, funcs
 }
 
 // spin is -mode spin: a fixed user-mode loop, rounds of one write to each of 64 pages, until
