@@ -54,8 +54,9 @@
 // module code count as "(modules)"), -syscalls counts the method's system calls by command,
 // and for coldplug by thread (KMODBOOT-SYSCALLS lines, from a tracefs histogram), and
 // -kernel-log prints the kernel log and the ftrace buffer at the end (with initcall_debug,
-// trace_event=module:module_request, ...). guest_busy and guest_idle are the guest's CPU-seconds (all CPUs together, from /proc/stat) busy and idle between the
-// start and "bound": how much of the machine the method used. clocksource is the guest kernel's
+// trace_event=module:module_request, ...). guest_busy and guest_idle are the guest's
+// CPU-seconds (all CPUs together, from /proc/stat) busy and idle between the start and
+// "bound": how much of the machine the method used. clocksource is the guest kernel's
 // clock: with "tsc", reading the time is a vDSO call; with another ("hpet", "acpi_pm"), which
 // the kernel picks when it finds the TSC unstable under emulation, every read of the time is a
 // system call.
@@ -685,7 +686,7 @@ func kernelProfile(profile []byte, kallsyms string) (total uint64, funcs []profF
 	for _, l := range strings.Split(kallsyms, "\n") {
 		f := strings.Fields(l)
 		if len(f) != 3 {
-			continue // a module's symbol ("[name]" after it): its samples are in the last bucket
+			continue // not a kernel symbol: a module's has "[name]" after it (its samples are in the last bucket)
 		}
 		a, err := strconv.ParseUint(f[0], 16, 64)
 		if err != nil {
